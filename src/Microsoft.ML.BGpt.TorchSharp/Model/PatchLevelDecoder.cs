@@ -1,0 +1,38 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.BGpt.Modeling;
+
+/// <summary>
+/// The patch-level decoder: embeds each patch of bytes and runs a causal GPT-2 over the patches,
+/// giving one feature per patch.
+/// </summary>
+public sealed class PatchLevelDecoder : nn.Module
+{
+    private readonly PatchEmbedding patch_embedding;
+    private readonly Gpt2Model @base;
+    private readonly int _patchSize;
+
+    public PatchLevelDecoder(BGptConfig config) : base(nameof(PatchLevelDecoder))
+    {
+        _patchSize = config.PatchSize;
+        patch_embedding = new PatchEmbedding(config.PatchSize, config.VocabSize, config.HiddenSize);
+        @base = new Gpt2Model(config, vocab: 1, positions: config.PatchLength, layers: config.PatchNumLayers);
+        RegisterComponents();
+    }
+
+    /// <summary>The GPT-2 over patches.</summary>
+    public Gpt2Model Transformer => @base;
+
+    /// <param name="patches">[B, N, P] or [B, N * P] tokens (0..256).</param>
+    /// <param name="patchMask">[B, N] (true or 1 for real patches), or null when every patch is real.</param>
+    /// <param name="cache">Cached keys/values of earlier patches, for generation.</param>
+    /// <returns>last_hidden_state [B, N, H]</returns>
+    public Tensor forward(Tensor patches, Tensor? patchMask = null, KvCache? cache = null)
+    {
+        using var tokens = patches.view(patches.shape[0], -1, _patchSize).to_type(ScalarType.Int64); // [B, N, P]
+        using var embeds = patch_embedding.forward(tokens);                                           // [B, N, H]
+        using var mask = patchMask?.to_type(ScalarType.Bool);
+        return @base.forward(embeds, mask, cache);
+    }
+}
