@@ -31,7 +31,7 @@ public sealed class CausalSelfAttention : nn.Module
         var q = qkv[0].view(b, t, _heads, hd).transpose(1, 2);                // [B, nh, T, hd]
         var k = qkv[1].view(b, t, _heads, hd).transpose(1, 2);
         var v = qkv[2].view(b, t, _heads, hd).transpose(1, 2);
-        long past = cache?.Length ?? 0;
+        long past = cache?.LengthOf(layer) ?? 0;
         if (cache is not null) (k, v) = cache.Append(layer, k, v);            // [B, nh, past + T, hd]
 
         double p = training ? _dropout : 0.0;

@@ -16,8 +16,11 @@ public sealed class KvCache : IDisposable
         _values = new Tensor?[layers];
     }
 
-    /// <summary>Number of positions already cached.</summary>
-    public long Length => _keys[0]?.shape[2] ?? 0;
+    /// <summary>Number of positions already cached (by the first layer: read it before a forward pass).</summary>
+    public long Length => LengthOf(0);
+
+    /// <summary>Number of positions a layer has cached.</summary>
+    public long LengthOf(int layer) => _keys[layer]?.shape[2] ?? 0;
 
     /// <summary>Appends new keys/values [B, heads, T, head] of a layer and returns all of them.</summary>
     internal (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
