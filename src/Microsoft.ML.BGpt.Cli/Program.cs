@@ -1,1 +1,3 @@
-Console.WriteLine("bgpt");
+using Microsoft.ML.BGpt.Cli;
+
+return BGptCli.Run(args, Console.Out, Console.Error);

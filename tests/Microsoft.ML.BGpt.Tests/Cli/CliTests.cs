@@ -1,0 +1,99 @@
+using System.Globalization;
+using FluentAssertions;
+using Microsoft.ML.BGpt.Cli;
+using Xunit;
+
+namespace Microsoft.ML.BGpt.Tests;
+
+/// <summary>The bgpt command line against the original's outputs.</summary>
+public class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("bgpt-cli-").FullName;
+    private static string Fx(string p) => ReferenceFixtures.PathOf(p);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = BGptCli.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public void Info_describes_a_classifier_checkpoint()
+    {
+        var (code, output, _) = Run("info", Fx("cls.pth"));
+        code.Should().Be(0);
+        output.Should().Contain("classifier").And.Contain("hidden size:     128").And.Contain("irish.abc, noise.bin, prose.txt")
+            .And.Contain("patch length:    32");
+    }
+
+    [Fact]
+    public void Classify_writes_the_original_logits()
+    {
+        var npy = Path.Combine(_dir, "logits.npy");
+        var (code, output, _) = Run("classify", "-w", Fx("cls.pth"), "-o", npy, Fx("inputs/poem.txt"), Fx("inputs/tune.abc"));
+        code.Should().Be(0);
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().HaveCount(2);
+        var logits = Npy.ReadFloat32(npy, out var shape);
+        shape.Should().Equal(2, 3);
+        var expected = ReferenceFixtures.Floats("cases/05/cls_logits.npy").Concat(ReferenceFixtures.Floats("cases/07/cls_logits.npy"));
+        logits.Zip(expected, (a, b) => Math.Abs(a - b)).Max().Should().BeLessThan(1e-4f);
+    }
+
+    [Fact]
+    public void Embed_writes_the_original_pooled_features()
+    {
+        var npy = Path.Combine(_dir, "features.npy");
+        Run("embed", "-w", Fx("lm.pth"), "-o", npy, Fx("inputs/poem.txt"), Fx("inputs/empty.bin")).Code.Should().Be(0);
+        var features = Npy.ReadFloat32(npy, out var shape);
+        shape.Should().Equal(2, 128);
+        var expected = ReferenceFixtures.Floats("cases/05/pooled.npy").Concat(ReferenceFixtures.Floats("cases/00/pooled.npy"));
+        features.Zip(expected, (a, b) => Math.Abs(a - b)).Max().Should().BeLessThan(1e-4f);
+    }
+
+    [Fact]
+    public void Loss_prints_the_original_loss_and_bits_per_byte()
+    {
+        var (code, output, _) = Run("loss", "-w", Fx("lm.pth"), Fx("inputs/poem.txt"));
+        code.Should().Be(0);
+        var fields = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1].Split('\t');
+        double loss = double.Parse(fields[1], CultureInfo.InvariantCulture), bpb = double.Parse(fields[2], CultureInfo.InvariantCulture);
+        loss.Should().BeApproximately(ReferenceFixtures.Floats("cases/05/lm_loss.npy")[0], 1e-5);
+        bpb.Should().BeApproximately(loss / Math.Log(2), 1e-5);
+    }
+
+    [Theory]
+    [InlineData(false, "generate_mode")]
+    [InlineData(true, "convert_mode")]
+    public void Generate_and_convert_give_the_original_greedy_bytes(bool convert, string id)
+    {
+        var outFile = Path.Combine(_dir, "out.abc");
+        var args = new List<string> { "generate", "-w", Fx("lm.pth"), "--ext", "abc", "--patches", "2", "--top-k", "1", "-o", outFile };
+        if (convert) args.AddRange(new[] { "--input", Fx("inputs/poem.txt") });
+        Run(args.ToArray()).Code.Should().Be(0);
+        var expected = ReferenceFixtures.Manifest.GetProperty("generation").EnumerateArray()
+            .Single(g => g.GetProperty("id").GetString() == id).GetProperty("output_bytes").EnumerateArray().Select(e => (byte)e.GetInt32());
+        File.ReadAllBytes(outFile).Should().Equal(expected);
+    }
+
+    [Fact]
+    public void Errors_go_to_stderr_with_a_nonzero_exit_code()
+    {
+        var notACheckpoint = Run("info", Fx("inputs/poem.txt"));
+        notACheckpoint.Code.Should().NotBe(0);
+        notACheckpoint.Err.Should().Contain("poem.txt");
+
+        var wrongKind = Run("classify", "-w", Fx("lm.pth"), Fx("inputs/poem.txt"));
+        wrongKind.Code.Should().NotBe(0);
+        wrongKind.Err.Should().Contain("language-model");
+
+        var missingInput = Run("loss", "-w", Fx("lm.pth"), Path.Combine(_dir, "missing.bin"));
+        missingInput.Code.Should().NotBe(0);
+        missingInput.Err.Should().Contain("missing.bin");
+
+        Run("loss").Code.Should().NotBe(0);
+    }
+}
