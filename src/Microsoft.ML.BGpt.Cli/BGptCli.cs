@@ -5,6 +5,8 @@ using Microsoft.ML.BGpt.Modeling;
 
 namespace Microsoft.ML.BGpt.Cli;
 
+using Command = System.CommandLine.Command;
+
 /// <summary>The <c>bgpt</c> command line: inspect checkpoints, embed, classify, score and generate files.</summary>
 public static partial class BGptCli
 {

@@ -1,0 +1,119 @@
+using Microsoft.ML.BGpt.Checkpoints;
+using Microsoft.ML.BGpt.Onnx;
+
+namespace Microsoft.ML.BGpt.MLNet;
+
+/// <summary>
+/// Base of the bGPT transforms served through ONNX: validates the byte columns, exports the checkpoint's graph
+/// once (lazily), and fits to ML.NET's own ONNX transformer chain, which saves into model zips.
+/// </summary>
+public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
+{
+    private readonly TransformsCatalog _catalog;
+    private readonly string _component;
+    private IEstimator<ITransformer>? _chain;
+
+    private protected BGptOnnxEstimator(TransformsCatalog catalog, string component)
+    {
+        _catalog = catalog;
+        _component = component;
+    }
+
+    private protected abstract string BytesColumn { get; }
+    private protected abstract string ExtensionColumn { get; }
+    private protected abstract int? Threads { get; }
+
+    /// <summary>The ONNX graph and which of its outputs become which columns.</summary>
+    private protected abstract (byte[] Onnx, IReadOnlyList<(string OnnxOutput, string Column)> Outputs) Export();
+
+    private IEstimator<ITransformer> Chain()
+    {
+        if (_chain is null)
+        {
+            var (onnx, outputs) = Export();
+            _chain = OnnxPipeline.Build(_catalog, onnx, BytesColumn, ExtensionColumn, outputs, Threads);
+        }
+        return _chain;
+    }
+
+    /// <inheritdoc/>
+    public ITransformer Fit(IDataView input)
+    {
+        SchemaChecks.ByteVector(input.Schema, BytesColumn, _component);
+        SchemaChecks.ByteVector(input.Schema, ExtensionColumn, _component);
+        return Chain().Fit(input);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        SchemaChecks.ByteVector(inputSchema, BytesColumn, _component);
+        SchemaChecks.ByteVector(inputSchema, ExtensionColumn, _component);
+        return Chain().GetOutputSchema(inputSchema);
+    }
+
+    private protected static BGptCheckpoint LoadCheckpoint(string path, string component)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"{component}: CheckpointPath is required.");
+        var checkpoint = BGptCheckpoint.Load(path);
+        if (!FileWindowReader.Supports(checkpoint.Config))
+            throw new BGptCheckpointException(path, $"{component}: patch size {checkpoint.Config.PatchSize} x {checkpoint.Config.PatchLength} patches is not supported by LoadFileBytes (patch size must divide {FileWindowReader.Alignment}, and the budget be at most {FileWindowReader.WindowBytes} bytes).");
+        return checkpoint;
+    }
+
+    private protected static void CheckTruncation(TruncationStrategy t, string component)
+    {
+        if (t == TruncationStrategy.RandomCrop)
+            throw new ArgumentException($"{component}: TruncationStrategy.RandomCrop is for training; use Head, Tail or HeadTail at inference.");
+    }
+}
+
+/// <summary>bGPT features: the mean of the patch-level decoder's features, a <c>Vector&lt;float&gt;</c> of the hidden size.</summary>
+public sealed class BGptFeaturizerEstimator : BGptOnnxEstimator
+{
+    private readonly BGptFeaturizerOptions _options;
+
+    internal BGptFeaturizerEstimator(TransformsCatalog catalog, BGptFeaturizerOptions options) : base(catalog, "FeaturizeBGpt")
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        CheckTruncation(options.Truncation, "FeaturizeBGpt");
+    }
+
+    private protected override string BytesColumn => _options.BytesColumnName;
+    private protected override string ExtensionColumn => _options.ExtensionColumnName;
+    private protected override int? Threads => _options.Threads;
+
+    private protected override (byte[], IReadOnlyList<(string, string)>) Export()
+    {
+        var checkpoint = LoadCheckpoint(_options.CheckpointPath, "FeaturizeBGpt");
+        var onnx = BGptOnnxExporter.Export(checkpoint.Weights, checkpoint.Config,
+            new BGptOnnxOptions { Head = OnnxHead.Features, Truncation = _options.Truncation, Source = _options.CheckpointPath });
+        return (onnx, new[] { (BGptOnnxExporter.FeaturesOutput, _options.OutputColumnName) });
+    }
+}
+
+/// <summary>Bits per byte of each file under a bGPT language model: for novelty and anomaly detection.</summary>
+public sealed class BGptBitsPerByteEstimator : BGptOnnxEstimator
+{
+    private readonly BGptBitsPerByteOptions _options;
+
+    internal BGptBitsPerByteEstimator(TransformsCatalog catalog, BGptBitsPerByteOptions options) : base(catalog, "ScoreBitsPerByte")
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        CheckTruncation(options.Truncation, "ScoreBitsPerByte");
+    }
+
+    private protected override string BytesColumn => _options.BytesColumnName;
+    private protected override string ExtensionColumn => _options.ExtensionColumnName;
+    private protected override int? Threads => _options.Threads;
+
+    private protected override (byte[], IReadOnlyList<(string, string)>) Export()
+    {
+        var checkpoint = LoadCheckpoint(_options.CheckpointPath, "ScoreBitsPerByte");
+        if (checkpoint.Kind != BGptCheckpointKind.LanguageModel)
+            throw new BGptCheckpointException(_options.CheckpointPath, "ScoreBitsPerByte needs a language-model checkpoint (with a byte-level decoder); this is a classifier.");
+        var onnx = BGptOnnxExporter.Export(checkpoint.Weights, checkpoint.Config,
+            new BGptOnnxOptions { Head = OnnxHead.BitsPerByte, Truncation = _options.Truncation, Source = _options.CheckpointPath });
+        return (onnx, new[] { (BGptOnnxExporter.BitsPerByteOutput, _options.OutputColumnName) });
+    }
+}
