@@ -1,0 +1,403 @@
+using System.Text.Json;
+using Google.Protobuf;
+using Microsoft.ML.BGpt.Checkpoints;
+using Onnx;
+using DataType = Onnx.TensorProto.Types.DataType;
+
+namespace Microsoft.ML.BGpt.Onnx;
+
+/// <summary>
+/// Writes a bGPT model as a self-contained ONNX graph straight from its weights (original state dict names), for
+/// ONNX Runtime and ML.NET's <c>ApplyOnnxModel</c>: no Python and no libtorch.
+/// </summary>
+/// <remarks>
+/// <para>The graph contract (batch 1: ML.NET's OnnxTransformer feeds one row at a time):</para>
+/// <list type="bullet">
+/// <item><c>bytes</c>: uint8 [1, n], the whole file (n may be 0).</item>
+/// <item><c>extension</c>: uint8 [1, e], the UTF-8 bytes of the file's extension without the dot (e may be 0);
+/// see <see cref="ByteEncoder.ExtensionOf"/>. Bytes past the patch size are ignored.</item>
+/// <item>Outputs by <see cref="OnnxHead"/>: <c>features</c> float [1, H] always; <c>logits</c> and
+/// <c>probabilities</c> float [1, labels] for <see cref="OnnxHead.Classifier"/>; <c>loss</c> and
+/// <c>bits_per_byte</c> float [1] for <see cref="OnnxHead.BitsPerByte"/>; <c>last_hidden_state</c>
+/// float [1, patches, H] when <see cref="BGptOnnxOptions.IncludeLastHiddenState"/>.</item>
+/// </list>
+/// <para>Inside, the graph encodes the input exactly as <see cref="ByteEncoder.Encode"/> with the truncation chosen at
+/// export, then runs the patch-level decoder (and the head) in float32.</para>
+/// </remarks>
+public static class BGptOnnxExporter
+{
+    /// <summary>Input: the file's bytes, uint8 [1, n].</summary>
+    public const string BytesInput = "bytes";
+    /// <summary>Input: the extension's UTF-8 bytes, uint8 [1, e].</summary>
+    public const string ExtensionInput = "extension";
+    /// <summary>Output: mean patch feature, float [1, H].</summary>
+    public const string FeaturesOutput = "features";
+    /// <summary>Output (optional): patch-level decoder output, float [1, patches, H].</summary>
+    public const string LastHiddenStateOutput = "last_hidden_state";
+    /// <summary>Output (classifier): float [1, labels].</summary>
+    public const string LogitsOutput = "logits";
+    /// <summary>Output (classifier): softmax of the logits, float [1, labels].</summary>
+    public const string ProbabilitiesOutput = "probabilities";
+    /// <summary>Output (bits per byte): mean negative log-likelihood in nats, float [1].</summary>
+    public const string LossOutput = "loss";
+    /// <summary>Output (bits per byte): loss / ln 2, float [1].</summary>
+    public const string BitsPerByteOutput = "bits_per_byte";
+
+    /// <summary>Exports to an in-memory ONNX model.</summary>
+    /// <param name="weights">Tensors by original state dict key (e.g. <c>BGptCheckpoint.Weights</c>).</param>
+    /// <param name="config">The model's configuration (e.g. <c>BGptCheckpoint.Config</c>).</param>
+    /// <param name="options">Head, truncation and opset; defaults to <see cref="OnnxHead.Features"/>, head truncation, opset 17.</param>
+    /// <exception cref="BGptCheckpointException">A tensor the head needs is missing or has the wrong shape (the message names it).</exception>
+    /// <exception cref="ArgumentException">Invalid options or configuration.</exception>
+    public static byte[] Export(IReadOnlyDictionary<string, TensorData> weights, BGptConfig config, BGptOnnxOptions? options = null) =>
+        BuildModel(weights, config, options).ToByteArray();
+
+    /// <summary>Exports to a file, written through a temporary file and a move (readers never see half a model).</summary>
+    /// <inheritdoc cref="Export(IReadOnlyDictionary{string, TensorData}, BGptConfig, BGptOnnxOptions?)"/>
+    public static void Export(IReadOnlyDictionary<string, TensorData> weights, BGptConfig config, string path, BGptOnnxOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var model = BuildModel(weights, config, options);
+        AtomicFile.Write(path, stream => model.WriteTo(stream));
+    }
+
+    /// <summary>Exports to a stream.</summary>
+    /// <inheritdoc cref="Export(IReadOnlyDictionary{string, TensorData}, BGptConfig, BGptOnnxOptions?)"/>
+    public static void Export(IReadOnlyDictionary<string, TensorData> weights, BGptConfig config, Stream stream, BGptOnnxOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        BuildModel(weights, config, options).WriteTo(stream);
+    }
+
+    /// <summary>
+    /// The parts of a file of <paramref name="length"/> bytes that the graph actually uses: feeding just these
+    /// ranges, concatenated, as <c>bytes</c> gives exactly the tokens (so the outputs) of the whole file under
+    /// <paramref name="truncation"/>. Lets a loader read only the head and/or tail of a huge file.
+    /// </summary>
+    /// <returns>(offset, length) ranges in file order; the whole file when it fits the patch budget.</returns>
+    public static IReadOnlyList<(long Offset, long Length)> InputRanges(long length, BGptConfig config, TruncationStrategy truncation)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentNullException.ThrowIfNull(config);
+        long p = config.PatchSize, budget = config.PatchLength;
+        long contentPatches = (length + p - 1) / p;
+        if (contentPatches + 2 <= budget) return [(0, length)];
+        switch (truncation)
+        {
+            case TruncationStrategy.Head:      // extension patch + the first budget - 1 content patches
+                return [(0, Math.Min(length, (budget - 1) * p))];
+            case TruncationStrategy.Tail:      // the last budget - 1 content patches (whole patches) + end patch
+                long start = (contentPatches - budget + 1) * p;
+                return [(start, length - start)];
+            case TruncationStrategy.HeadTail:  // extension + head - 1 content patches, tail - 1 content patches + end
+                long head = (budget + 1) / 2, tail = budget - head;
+                long tailStart = (contentPatches - tail + 1) * p;
+                return [(0, (head - 1) * p), (tailStart, length - tailStart)];
+            default:
+                throw new ArgumentException($"Truncation {truncation} cannot be exported: use Head, Tail or HeadTail.", nameof(truncation));
+        }
+    }
+
+    internal static ModelProto BuildModel(IReadOnlyDictionary<string, TensorData> weights, BGptConfig config, BGptOnnxOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(config);
+        options ??= new BGptOnnxOptions();
+        config.Validate();
+        if (options.Opset is < BGptOnnxOptions.MinOpset or > BGptOnnxOptions.MaxOpset)
+            throw new ArgumentException($"Opset {options.Opset} is not supported: use {BGptOnnxOptions.MinOpset} to {BGptOnnxOptions.MaxOpset}.", nameof(options));
+        if (options.Truncation == TruncationStrategy.RandomCrop)
+            throw new ArgumentException("TruncationStrategy.RandomCrop is a training-time augmentation and cannot be exported: use Head, Tail or HeadTail.", nameof(options));
+        if (!Enum.IsDefined(options.Truncation)) throw new ArgumentException($"Unknown truncation strategy {options.Truncation}.", nameof(options));
+        if (!Enum.IsDefined(options.Head)) throw new ArgumentException($"Unknown head {options.Head}.", nameof(options));
+
+        var e = new Exporter(new OnnxGraphBuilder("bgpt_" + options.Head.ToString().ToLowerInvariant(), options.Opset),
+            new WeightSource(weights, options.Source), config, options);
+        e.Build();
+
+        var model = new ModelProto
+        {
+            IrVersion = options.Opset switch { <= 18 => 8, <= 20 => 9, _ => 10 },
+            ProducerName = "Microsoft.ML.BGpt",
+            ProducerVersion = typeof(BGptOnnxExporter).Assembly.GetName().Version?.ToString() ?? "",
+            Domain = "microsoft.ml.bgpt",
+            DocString = "bGPT (byte-level GPT, sanderwood/bgpt) exported by Microsoft.ML.BGpt. Inputs: bytes uint8 [1, n], extension uint8 [1, e].",
+            Graph = e.Builder.Graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = options.Opset });
+        void Meta(string key, string value) => model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        Meta("bgpt.head", options.Head.ToString());
+        Meta("bgpt.truncation", options.Truncation.ToString());
+        Meta("bgpt.config", JsonSerializer.Serialize(config));
+        if (options.Labels is not null) Meta("bgpt.labels", JsonSerializer.Serialize(options.Labels));
+        return model;
+    }
+
+    /// <summary>The graph, block by block (nanoGPT style). Shapes in comments: N patches, P patch size, H hidden.</summary>
+    private sealed class Exporter(OnnxGraphBuilder b, WeightSource w, BGptConfig cfg, BGptOnnxOptions options)
+    {
+        private const string PatchPrefix = "patch_level_decoder.";
+        private const string BytePrefix = "byte_level_decoder.base.transformer.";
+        private const string LmHead = "byte_level_decoder.base.lm_head.weight";
+
+        public OnnxGraphBuilder Builder => b;
+        private int P => cfg.PatchSize;
+        private int H => cfg.HiddenSize;
+        private int L => cfg.PatchLength;
+        private const int V = BGptConfig.SpecialToken + 1;
+
+        public void Build()
+        {
+            // Read the head's weights first, so a missing classifier or byte decoder is reported before any work.
+            var labels = options.Head == OnnxHead.Classifier ? w.Get("classifier.weight").Shape.FirstOrDefault() : 0;
+            if (options.Head == OnnxHead.Classifier && options.Labels is not null && options.Labels.Count != labels)
+                throw new BGptCheckpointException(w.Source, $"{options.Labels.Count} labels given but the classifier has {labels} outputs.", "classifier.weight");
+
+            var bytes = b.Input(BytesInput, DataType.Uint8, 1L, "n");
+            var extension = b.Input(ExtensionInput, DataType.Uint8, 1L, "e");
+            string tokens, patches, hidden;
+            using (b.Scope("encode")) tokens = Encode(bytes, extension);               // [N * P] int64
+            patches = b.Reshape(tokens, 1, -1, P);                                      // [1, N, P]
+            using (b.Scope("patch")) hidden = PatchLevelDecoder(patches);               // [1, N, H]
+
+            string features;
+            using (b.Scope("pool")) features = b.ReduceMean(hidden, [1], keepDims: false); // [1, H]
+            b.Output(features, FeaturesOutput, DataType.Float, 1L, (long)H);
+            if (options.IncludeLastHiddenState) b.Output(hidden, LastHiddenStateOutput, DataType.Float, 1L, "patches", (long)H);
+
+            switch (options.Head)
+            {
+                case OnnxHead.Classifier:
+                    using (b.Scope("classifier"))
+                    {
+                        var (logits, probabilities) = Classifier(features, labels);
+                        b.Output(logits, LogitsOutput, DataType.Float, 1L, labels);
+                        b.Output(probabilities, ProbabilitiesOutput, DataType.Float, 1L, labels);
+                    }
+                    break;
+                case OnnxHead.BitsPerByte:
+                    using (b.Scope("byte"))
+                    {
+                        var (loss, bpb) = BitsPerByte(hidden, patches);
+                        b.Output(loss, LossOutput, DataType.Float, 1L);
+                        b.Output(bpb, BitsPerByteOutput, DataType.Float, 1L);
+                    }
+                    break;
+            }
+        }
+
+        // ---------- byte encoding (ByteEncoder.Encode) ----------
+
+        /// <summary>bytes [1, n] uint8, extension [1, e] uint8 -> tokens [N * P] int64 in 0..256.</summary>
+        private string Encode(string bytes, string extension)
+        {
+            long p = P;
+            var pad = b.Int64s(Enumerable.Repeat((long)BGptConfig.SpecialToken, 2 * P).ToArray()); // [2P] of 256
+            var ext = b.Node("Squeeze", [b.Cast(extension, DataType.Int64), b.Int64s(0)]);       // [e]
+            var extPatch = b.Slice(b.Concat(0, ext, pad), [0], [p], [0]);                      // [P]: cut, padded with 256
+            var content = b.Node("Squeeze", [b.Cast(bytes, DataType.Int64), b.Int64s(0)]);     // [n]
+            var n = b.Shape(content);                                                           // [1]
+            var patchCount = b.Add(b.Div(b.Add(n, b.Int64s(p - 1)), b.Int64s(p)), b.Int64s(2)); // [1] T = ceil(n / P) + 2
+            // Extension patch, content padded with 256 to whole patches, the all-256 end patch: T * P tokens.
+            var full = b.Slice(b.Concat(0, extPatch, content, pad), b.Int64s(0), b.Mul(patchCount, b.Int64s(p)), 0); // [T * P]
+
+            long budget = L * p;
+            switch (options.Truncation)
+            {
+                case TruncationStrategy.Head:                                                  // first L patches
+                    return b.Slice(full, [0], [budget], [0]);
+                case TruncationStrategy.Tail:                                                  // last L patches
+                    return b.Slice(full, [-budget], [long.MaxValue], [0]);
+                default:                                                                       // HeadTail
+                    long head = (L + 1) / 2, tail = L - head;
+                    var fits = b.LessOrEqual(patchCount, b.Int64s(L));                         // [1] bool
+                    // Fits: everything, then nothing. Otherwise the first `head` and the last `tail` patches.
+                    var headEnd = b.Where(fits, b.Int64s(long.MaxValue), b.Int64s(head * p));
+                    var tailStart = b.Where(fits, b.Int64s(long.MaxValue), b.Int64s(-tail * p));
+                    return b.Concat(0, b.Slice(full, b.Int64s(0), headEnd, 0), b.Slice(full, tailStart, b.Int64s(long.MaxValue), 0));
+            }
+        }
+
+        // ---------- patch-level decoder ----------
+
+        /// <summary>patches [1, N, P] int64 -> last_hidden_state [1, N, H].</summary>
+        private string PatchLevelDecoder(string patches)
+        {
+            var n = b.Slice(b.Shape(patches), [1], [2], [0]);                                   // [1] = N
+            string x;
+            using (b.Scope("patch_embedding")) x = PatchEmbedding(patches);                   // [1, N, H]
+            var wpe = w.Floats(PatchPrefix + "base.wpe.weight", L, H);
+            var positions = b.Slice(b.RawFloatInitializer(PatchPrefix + "base.wpe.weight", wpe, L, H), b.Int64s(0), n, 0); // [N, H]
+            x = b.Add(x, positions);
+
+            // Additive causal mask: 0 where key <= query, a huge negative value above the diagonal; sliced to [N, N].
+            var mask = b.Slice(b.Initializer("causal_mask", CausalMask(L), L, L), b.Int64s(0, 0), b.Concat(0, n, n), 0, 1);
+            return Transformer(x, PatchPrefix + "base.", cfg.PatchNumLayers, mask);
+        }
+
+        /// <summary>
+        /// The original's Linear(P * 257, H) over one-hot patches, as a sum of rows: byte i with value t selects row
+        /// i * 257 + t of the transposed weight. patches [1, N, P] -> [1, N, H].
+        /// </summary>
+        private string PatchEmbedding(string patches)
+        {
+            const string key = PatchPrefix + "patch_embedding.weight";
+            var weight = w.FloatArray(key, H, (long)P * V);                                   // [H, P * 257]
+            var transposed = new float[weight.Length];                                        // [P * 257, H]
+            int rows = P * V;
+            for (int h = 0; h < H; h++)
+                for (int r = 0; r < rows; r++) transposed[(long)r * H + h] = weight[(long)h * rows + r];
+            var table = b.Initializer(key + ".T", transposed, rows, H);
+            var bias = b.RawFloatInitializer(PatchPrefix + "patch_embedding.bias", w.Floats(PatchPrefix + "patch_embedding.bias", H), H);
+
+            var offsets = b.Int64s(Enumerable.Range(0, P).Select(i => (long)i * V).ToArray()); // [P] = i * 257
+            var gathered = b.Gather(table, b.Add(patches, offsets));                          // [1, N, P, H]
+            return b.Add(b.ReduceSum(gathered, [2], keepDims: false), bias);                   // [1, N, H]
+        }
+
+        // ---------- GPT-2 ----------
+
+        /// <summary>Blocks and the final LayerNorm: x [B, T, H] -> [B, T, H]; <paramref name="mask"/> is [T, T] additive.</summary>
+        private string Transformer(string x, string prefix, int layers, string mask)
+        {
+            for (int i = 0; i < layers; i++)
+                using (b.Scope($"h.{i}")) x = Block(x, $"{prefix}h.{i}.", mask);
+            using (b.Scope("ln_f")) return LayerNorm(x, prefix + "ln_f.");
+        }
+
+        /// <summary>Pre-LayerNorm block: x + attn(ln_1(x)), then + mlp(ln_2(.)). [B, T, H] -> [B, T, H].</summary>
+        private string Block(string x, string prefix, string mask)
+        {
+            using (b.Scope("attn")) x = b.Add(x, Attention(LayerNorm(x, prefix + "ln_1."), prefix + "attn.", mask));
+            using (b.Scope("mlp")) x = b.Add(x, Mlp(LayerNorm(x, prefix + "ln_2."), prefix + "mlp."));
+            return x;
+        }
+
+        private string LayerNorm(string x, string prefix) =>
+            b.LayerNormalization(x, Param(prefix + "weight", H), Param(prefix + "bias", H), (float)cfg.LayerNormEpsilon);
+
+        /// <summary>Causal multi-head self-attention. x [B, T, H] -> [B, T, H].</summary>
+        private string Attention(string x, string prefix, string mask)
+        {
+            int heads = cfg.NumHeads, hd = H / heads;
+            var qkv = Conv1D(x, prefix + "c_attn.", H, 3 * H);                                // [B, T, 3H]
+            var split = b.Split(qkv, 2, H, H, H);                                             // 3 x [B, T, H]
+            var q = b.Transpose(b.Reshape(split[0], 0, 0, heads, hd), 0, 2, 1, 3);            // [B, nh, T, hd]
+            var k = b.Transpose(b.Reshape(split[1], 0, 0, heads, hd), 0, 2, 3, 1);            // [B, nh, hd, T]
+            var v = b.Transpose(b.Reshape(split[2], 0, 0, heads, hd), 0, 2, 1, 3);            // [B, nh, T, hd]
+            var scores = b.Div(b.MatMul(q, k), b.FloatScalar(MathF.Sqrt(hd)));                // [B, nh, T, T]
+            var probs = b.Softmax(b.Add(scores, mask), -1);                                   // [B, nh, T, T]
+            var y = b.Transpose(b.MatMul(probs, v), 0, 2, 1, 3);                              // [B, T, nh, hd]
+            return Conv1D(b.Reshape(y, 0, 0, H), prefix + "c_proj.", H, H);                   // [B, T, H]
+        }
+
+        /// <summary>c_fc, tanh-approximated GELU, c_proj. x [B, T, H] -> [B, T, H].</summary>
+        private string Mlp(string x, string prefix)
+        {
+            var h = Conv1D(x, prefix + "c_fc.", H, cfg.InnerSize);                            // [B, T, inner]
+            return Conv1D(GeluTanh(h), prefix + "c_proj.", cfg.InnerSize, H);                 // [B, T, H]
+        }
+
+        /// <summary>GPT-2's Conv1D: x W + b with W stored [in, out].</summary>
+        private string Conv1D(string x, string prefix, int inFeatures, int outFeatures) =>
+            b.Add(b.MatMul(x, Param(prefix + "weight", inFeatures, outFeatures)), Param(prefix + "bias", outFeatures));
+
+        /// <summary>gelu_new: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).</summary>
+        private string GeluTanh(string x)
+        {
+            if (b.Opset >= 20) return b.Node("Gelu", [x], ("approximate", "tanh"));
+            // Written in the order ONNX Runtime's FastGeluFusion recognises (the way torch exports gelu_new).
+            var cube = b.Node("Pow", [x, b.FloatScalar(3f)]);
+            var inner = b.Mul(b.Add(x, b.Mul(cube, b.FloatScalar(0.044715f))), b.FloatScalar(0.7978845834732056f)); // sqrt(2 / pi)
+            var t = b.Add(b.Node("Tanh", [inner]), b.FloatScalar(1f));
+            return b.Mul(b.Mul(x, b.FloatScalar(0.5f)), t);
+        }
+
+        // ---------- heads ----------
+
+        /// <summary>features [1, H] -> logits, probabilities [1, labels].</summary>
+        private (string Logits, string Probabilities) Classifier(string features, long labels)
+        {
+            var weight = b.RawFloatInitializer("classifier.weight", w.Floats("classifier.weight", labels, H), labels, H);
+            var bias = b.RawFloatInitializer("classifier.bias", w.Floats("classifier.bias", labels), labels);
+            var logits = b.Node("Gemm", [features, weight, bias], ("transB", 1L));          // [1, labels]
+            return (logits, b.Softmax(logits, -1));
+        }
+
+        /// <summary>
+        /// The original's LM loss on one sequence: the feature of each patch i &lt; N - 1 predicts, teacher-forced,
+        /// the P bytes of patch i + 1 through the byte-level decoder. hidden [1, N, H], patches [1, N, P] ->
+        /// loss [1] (nats), bits_per_byte [1].
+        /// </summary>
+        private (string Loss, string BitsPerByte) BitsPerByte(string hidden, string patches)
+        {
+            var wte = w.FloatArray(BytePrefix + "wte.weight", V, H, fallbackKey: LmHead);   // [257, H], tied to lm_head
+            var wpe = w.FloatArray(BytePrefix + "wpe.weight", P + 1, H);                    // [P + 1, H]
+            var wteT = new float[wte.Length];                                                // [H, 257] for the logits
+            for (int v = 0; v < V; v++)
+                for (int j = 0; j < H; j++) wteT[(long)j * V + v] = wte[(long)v * H + j];
+
+            var source = b.Reshape(b.Slice(hidden, [0], [-1], [1]), -1, 1, H);               // [N-1, 1, H]
+            var targets = b.Reshape(b.Slice(patches, [1], [long.MaxValue], [1]), -1, P);      // [N-1, P]
+            // ByteLevelDecoder.forward feeds [feature, target bytes 0..P-1] and reads positions 0..P-1. Attention is
+            // causal, so position P changes nothing there: feed [feature, target bytes 0..P-2] only.
+            var known = b.Slice(targets, [0], [P - 1], [1]);                                   // [N-1, P-1]
+            var embedded = b.Gather(b.Initializer(BytePrefix + "wte.weight", wte, V, H), known); // [N-1, P-1, H]
+            var x = b.Concat(1, source, embedded);                                            // [N-1, P, H]
+            x = b.Add(x, b.Initializer(BytePrefix + "wpe.weight[:P]", wpe[..(P * H)], P, H));  // + positions 0..P-1
+
+            var mask = b.Initializer("byte_causal_mask", CausalMask(P), P, P);              // [P, P]
+            var h = Transformer(x, BytePrefix, cfg.ByteNumLayers, mask);                      // [N-1, P, H]
+            var logits = b.MatMul(h, b.Initializer(LmHead + ".T", wteT, H, V));               // [N-1, P, 257]
+            var logProbs = b.LogSoftmax(logits, -1);
+            var picked = b.Node("GatherElements", [logProbs, b.Reshape(targets, 0, 0, 1)], ("axis", 2L)); // [N-1, P, 1]
+            var loss = b.Reshape(b.Neg(b.ReduceMean(picked, null, keepDims: false)), 1);     // [1]
+            return (loss, b.Div(loss, b.FloatScalar(MathF.Log(2f))));
+        }
+
+        private string Param(string key, params long[] shape) => b.RawFloatInitializer(key, w.Floats(key, shape), shape);
+
+        private static float[] CausalMask(int size)
+        {
+            var mask = new float[size * size];
+            for (int r = 0; r < size; r++)
+                for (int c = r + 1; c < size; c++) mask[r * size + c] = float.MinValue;
+            return mask;
+        }
+    }
+
+    /// <summary>Checked access to the weights: each tensor must exist with the expected shape.</summary>
+    private sealed class WeightSource(IReadOnlyDictionary<string, TensorData> weights, string? source)
+    {
+        public string? Source => source;
+
+        public TensorData Get(string key, string? fallbackKey = null)
+        {
+            if (weights.TryGetValue(key, out var t) && t is not null) return t;
+            if (fallbackKey is not null && weights.TryGetValue(fallbackKey, out t) && t is not null) return t;
+            var also = fallbackKey is null ? "" : $" (nor its tied copy '{fallbackKey}')";
+            throw new BGptCheckpointException(source, $"is missing{also}: the exported ONNX head needs it.", key);
+        }
+
+        private TensorData Get(string key, long[] shape, string? fallbackKey)
+        {
+            var t = Get(key, fallbackKey);
+            if (!t.Shape.SequenceEqual(shape))
+                throw new BGptCheckpointException(source, $"has shape {t.ShapeText}, expected {TensorData.FormatShape(shape)} for this configuration.", key);
+            if (t.DType is not (TensorDType.Float32 or TensorDType.Float64 or TensorDType.Float16 or TensorDType.BFloat16))
+                throw new BGptCheckpointException(source, $"has dtype {t.DType}; a floating-point weight is expected.", key);
+            return t;
+        }
+
+        /// <summary>Float32 little-endian bytes, shared with the tensor when it is float32 already.</summary>
+        public byte[] Floats(string key, params long[] shape)
+        {
+            var t = Get(key, shape, null);
+            if (t.DType == TensorDType.Float32 && BitConverter.IsLittleEndian) return t.Data;
+            return System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.ToFloatArray().AsSpan()).ToArray();
+        }
+
+        public float[] FloatArray(string key, long rows, long columns, string? fallbackKey = null) =>
+            Get(key, [rows, columns], fallbackKey).ToFloatArray();
+    }
+}

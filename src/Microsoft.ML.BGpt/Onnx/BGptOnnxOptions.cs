@@ -1,0 +1,62 @@
+namespace Microsoft.ML.BGpt.Onnx;
+
+/// <summary>What an exported bGPT ONNX model computes from its <c>bytes</c> and <c>extension</c> inputs.</summary>
+public enum OnnxHead
+{
+    /// <summary>
+    /// Output <c>features</c> float [1, H]: the mean over the patches of the patch-level decoder's last hidden
+    /// state (bGPTForClassification's pooled features). Needs only the patch-level decoder's weights.
+    /// </summary>
+    Features = 0,
+
+    /// <summary>
+    /// Outputs <c>features</c> [1, H], <c>logits</c> [1, labels] and <c>probabilities</c> [1, labels] (softmax of
+    /// the logits). Needs a classifier checkpoint (<c>classifier.weight</c>, <c>classifier.bias</c>).
+    /// </summary>
+    Classifier = 1,
+
+    /// <summary>
+    /// Outputs <c>features</c> [1, H], <c>loss</c> [1] (the original's LM loss: mean negative log-likelihood in nats
+    /// of every byte of every patch after the first, each predicted teacher-forced by the byte-level decoder from
+    /// the previous patch's feature) and <c>bits_per_byte</c> [1] (loss / ln 2). Needs a language-model checkpoint.
+    /// </summary>
+    BitsPerByte = 2,
+}
+
+/// <summary>Settings of <see cref="BGptOnnxExporter"/>.</summary>
+public sealed record BGptOnnxOptions
+{
+    /// <summary>Lowest default-domain opset the exporter writes (LayerNormalization needs 17).</summary>
+    public const int MinOpset = 17;
+
+    /// <summary>Highest default-domain opset the exporter writes.</summary>
+    public const int MaxOpset = 21;
+
+    /// <summary>The head (outputs) of the model. Default <see cref="OnnxHead.Features"/>.</summary>
+    public OnnxHead Head { get; init; } = OnnxHead.Features;
+
+    /// <summary>
+    /// How the graph cuts inputs longer than <see cref="BGptConfig.PatchLength"/> patches: <see cref="TruncationStrategy.Head"/>
+    /// (default, the original's inference), <see cref="TruncationStrategy.Tail"/> or <see cref="TruncationStrategy.HeadTail"/>.
+    /// <see cref="TruncationStrategy.RandomCrop"/> is a training-time augmentation and is rejected.
+    /// </summary>
+    public TruncationStrategy Truncation { get; init; } = TruncationStrategy.Head;
+
+    /// <summary>
+    /// Default-domain opset, <see cref="MinOpset"/> to <see cref="MaxOpset"/>. Default 17. From 20 on, GELU is the
+    /// <c>Gelu(approximate="tanh")</c> operator; below it is written out with Tanh (a pattern ONNX Runtime fuses).
+    /// </summary>
+    public int Opset { get; init; } = MinOpset;
+
+    /// <summary>Also output <c>last_hidden_state</c> float [1, patches, H] (the patch-level decoder's output).</summary>
+    public bool IncludeLastHiddenState { get; init; }
+
+    /// <summary>Classifier labels in index order, stored in the model's metadata (<c>bgpt.labels</c>); optional.</summary>
+    public IReadOnlyList<string>? Labels { get; init; }
+
+    /// <summary>Where the weights came from (a checkpoint path), used in error messages only.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>The settings for a head, otherwise the defaults.</summary>
+    public static BGptOnnxOptions For(OnnxHead head) => new() { Head = head };
+}
