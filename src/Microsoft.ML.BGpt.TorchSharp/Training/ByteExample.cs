@@ -1,0 +1,15 @@
+namespace Microsoft.ML.BGpt.Training;
+
+/// <summary>One training or validation file held in memory.</summary>
+/// <param name="Content">The file's bytes.</param>
+/// <param name="Extension">
+/// The extension bytes bGPT sees in its first patch (see <see cref="ByteEncoder.ExtensionBytes"/>); longer input is cut
+/// to the patch size. Empty for none.
+/// </param>
+/// <param name="Label">The class index in [0, label count) for classification; ignored (and -1 by convention) for pretraining.</param>
+public sealed record ByteExample(ReadOnlyMemory<byte> Content, ReadOnlyMemory<byte> Extension, int Label = -1)
+{
+    /// <summary>An example whose extension is taken from a file name, as the original does.</summary>
+    public static ByteExample FromFile(string fileName, ReadOnlyMemory<byte> content, int label = -1) =>
+        new(content, ByteEncoder.ExtensionBytes(ByteEncoder.ExtensionOf(fileName), int.MaxValue), label);
+}

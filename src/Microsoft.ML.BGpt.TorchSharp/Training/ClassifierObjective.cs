@@ -1,0 +1,36 @@
+using Microsoft.ML.BGpt.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Microsoft.ML.BGpt.Training;
+
+/// <summary>Cross-entropy of masked-mean-pooled logits (the original's CrossEntropyLoss), optionally class-weighted.</summary>
+internal sealed class ClassifierObjective(BGptClassifier model, float[]? classWeights) : ITrainingObjective
+{
+    public nn.Module Model => model;
+
+    public Tensor TrainingLoss(TrainingBatch batch)
+    {
+        var logits = model.forward(batch.TokenTensor(), batch.MaskTensor());
+        var weight = classWeights is null ? null : tensor(classWeights);
+        return F.cross_entropy(logits, batch.LabelTensor(), weight);
+    }
+
+    public void Evaluate(TrainingBatch batch, EvaluationTotals totals)
+    {
+        var logits = model.forward(batch.TokenTensor(), batch.MaskTensor());
+        var labels = batch.LabelTensor();
+        totals.LossSum += F.cross_entropy(logits, labels, reduction: nn.Reduction.Sum).to_type(ScalarType.Float64).item<double>();
+        totals.Correct += logits.argmax(1).eq(labels).sum().item<long>();
+        totals.Count += batch.Rows;
+    }
+
+    public (double Loss, double? Accuracy, double? BitsPerByte) Summarize(EvaluationTotals totals) =>
+        (totals.LossSum / totals.Count, (double)totals.Correct / totals.Count, null);
+
+    // The original keeps the epoch with the highest accuracy; ties (common on small sets) go to the lower loss.
+    public bool IsBetter(EpochMetrics candidate, EpochMetrics best) =>
+        candidate.ValidationAccuracy > best.ValidationAccuracy ||
+        (candidate.ValidationAccuracy == best.ValidationAccuracy && candidate.ValidationLoss < best.ValidationLoss);
+}

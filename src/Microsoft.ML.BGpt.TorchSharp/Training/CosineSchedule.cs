@@ -1,0 +1,38 @@
+namespace Microsoft.ML.BGpt.Training;
+
+/// <summary>
+/// Linear warm-up then cosine decay to 0, by optimizer step: transformers' <c>get_cosine_schedule_with_warmup</c>,
+/// which the original creates but never applies (it replaces the optimizer afterwards). One difference: warm-up
+/// counts from step 1, so the first step already learns (transformers' first step has learning rate 0).
+/// </summary>
+public sealed class CosineSchedule
+{
+    /// <summary>A schedule over <paramref name="totalSteps"/> optimizer steps.</summary>
+    /// <param name="peak">The learning rate at the end of warm-up.</param>
+    /// <param name="warmupFraction">Share of the steps spent warming up, in [0, 1).</param>
+    /// <param name="totalSteps">Optimizer steps of the whole run.</param>
+    public CosineSchedule(double peak, double warmupFraction, int totalSteps)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(totalSteps, 1);
+        Peak = peak;
+        TotalSteps = totalSteps;
+        WarmupSteps = (int)Math.Round(warmupFraction * totalSteps);
+    }
+
+    /// <summary>The peak learning rate.</summary>
+    public double Peak { get; }
+
+    /// <summary>Optimizer steps of the whole run.</summary>
+    public int TotalSteps { get; }
+
+    /// <summary>Steps whose learning rate rises linearly to <see cref="Peak"/>.</summary>
+    public int WarmupSteps { get; }
+
+    /// <summary>Learning rate of the optimizer step with 0-based index <paramref name="step"/>.</summary>
+    public double At(int step)
+    {
+        if (step < WarmupSteps) return Peak * (step + 1) / WarmupSteps;
+        double progress = (double)(step - WarmupSteps) / Math.Max(1, TotalSteps - WarmupSteps);
+        return Peak * Math.Max(0, 0.5 * (1 + Math.Cos(Math.PI * Math.Min(1, progress))));
+    }
+}

@@ -1,0 +1,63 @@
+namespace Microsoft.ML.BGpt.Training;
+
+/// <summary>
+/// Encodes examples afresh every epoch (so random crops differ between epochs) and groups examples of similar
+/// length into batches: shuffled examples are cut into buckets of <see cref="BucketBatches"/> batches, each bucket is
+/// sorted by length and cut into batches, and the batch order is shuffled. Little compute goes to padding while
+/// batches stay random. Encoding is lazy, per batch, so memory does not grow with the data set.
+/// </summary>
+internal sealed class ExampleBatcher
+{
+    /// <summary>Batches per length bucket: larger means less padding but less randomness in batch composition.</summary>
+    internal const int BucketBatches = 16;
+
+    private readonly IReadOnlyList<ByteExample> _examples;
+    private readonly BGptConfig _config;
+    private readonly int _batchSize;
+    private readonly int[] _patches;
+
+    public ExampleBatcher(IReadOnlyList<ByteExample> examples, BGptConfig config, int batchSize)
+    {
+        _examples = examples;
+        _config = config;
+        _batchSize = batchSize;
+        // Every truncation strategy keeps min(full length, budget) patches, so lengths are known before encoding.
+        _patches = examples.Select(e => (int)Math.Min(ByteEncoder.FullPatchCount(e.Content.Length, config.PatchSize), config.PatchLength)).ToArray();
+    }
+
+    public int Count => _examples.Count;
+
+    public int BatchCount => (Count + _batchSize - 1) / _batchSize;
+
+    /// <summary>One epoch of batches. With <paramref name="random"/>, order is shuffled and random crops use it; without, batches go shortest first.</summary>
+    public IEnumerable<TrainingBatch> Batches(TruncationStrategy strategy, Random? random)
+    {
+        foreach (var indices in Plan(random))
+        {
+            var rows = indices.Select(i => ByteEncoder.Encode(_examples[i].Content.Span, _examples[i].Extension.Span, _config, strategy, random)).ToList();
+            yield return new TrainingBatch(rows, indices.Select(i => _examples[i].Label).ToList(), _config.PatchSize);
+        }
+    }
+
+    /// <summary>Example indices of each batch, in the order they are to be used.</summary>
+    internal List<int[]> Plan(Random? random)
+    {
+        var order = Enumerable.Range(0, Count).ToArray();
+        if (random is null)
+            return Chunk(order.OrderBy(i => _patches[i]).ToArray()).ToList();
+
+        random.Shuffle(order);
+        var batches = new List<int[]>();
+        int bucket = _batchSize * BucketBatches;
+        for (int start = 0; start < order.Length; start += bucket)
+        {
+            var sorted = order.Skip(start).Take(bucket).OrderBy(i => _patches[i]).ToArray(); // stable: ties keep the shuffled order
+            batches.AddRange(Chunk(sorted));
+        }
+        var shuffled = batches.ToArray();
+        random.Shuffle(shuffled);
+        return shuffled.ToList();
+    }
+
+    private IEnumerable<int[]> Chunk(int[] indices) => indices.Chunk(_batchSize);
+}

@@ -1,0 +1,29 @@
+using Microsoft.ML.BGpt.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.BGpt.Training;
+
+/// <summary>The original's next-patch, byte-level LM loss; validation is the mean per predicted byte over the whole set.</summary>
+internal sealed class LanguageModelObjective(BGptLMHeadModel model) : ITrainingObjective
+{
+    public nn.Module Model => model;
+
+    public Tensor TrainingLoss(TrainingBatch batch) => model.Loss(batch.TokenTensor(), batch.MaskTensor());
+
+    public void Evaluate(TrainingBatch batch, EvaluationTotals totals)
+    {
+        // Loss is a mean over every byte of every predicted patch: each real patch but a row's first is predicted.
+        long bytes = batch.RealPatches.Sum(p => (long)(p - 1)) * batch.PatchSize;
+        totals.LossSum += model.Loss(batch.TokenTensor(), batch.MaskTensor()).to_type(ScalarType.Float64).item<double>() * bytes;
+        totals.Count += bytes;
+    }
+
+    public (double Loss, double? Accuracy, double? BitsPerByte) Summarize(EvaluationTotals totals)
+    {
+        double loss = totals.LossSum / totals.Count;
+        return (loss, null, loss / Math.Log(2));
+    }
+
+    public bool IsBetter(EpochMetrics candidate, EpochMetrics best) => candidate.ValidationLoss < best.ValidationLoss;
+}

@@ -1,0 +1,102 @@
+using FluentAssertions;
+using Microsoft.ML.BGpt.Checkpoints;
+using Microsoft.ML.BGpt.Training;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Microsoft.ML.BGpt.Tests.Training;
+
+[Collection(TorchGlobalState.Name)]
+public class BatchingAndEpochTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Length_buckets_cut_padding_and_use_every_example_once()
+    {
+        var examples = ToyData.Separable(200, seed: 8);
+        var batcher = new ExampleBatcher(examples, ToyData.Tiny, batchSize: 8);
+        int Patches(int i) => (int)Math.Min(ByteEncoder.FullPatchCount(examples[i].Content.Length, 4), 16);
+        double PaddingShare(IEnumerable<int[]> plan)
+        {
+            long real = 0, padded = 0;
+            foreach (var batch in plan)
+            {
+                real += batch.Sum(Patches);
+                padded += (long)batch.Max(Patches) * batch.Length;
+            }
+            return 1 - (double)real / padded;
+        }
+
+        var plan = batcher.Plan(new Random(1));
+        plan.SelectMany(b => b).Order().Should().Equal(Enumerable.Range(0, 200));
+        plan.Should().HaveCount(25);
+        var shuffled = Enumerable.Range(0, 200).ToArray();
+        new Random(1).Shuffle(shuffled);
+        double bucketed = PaddingShare(plan), random = PaddingShare(shuffled.Chunk(8));
+        output.WriteLine($"padding: {bucketed:P1} bucketed vs {random:P1} unsorted; validation plan {PaddingShare(batcher.Plan(null)):P1}");
+        bucketed.Should().BeLessThan(random / 2);
+        batcher.Plan(new Random(2)).Select(b => b[0]).Should().NotEqual(plan.Select(b => b[0]), "each epoch has its own order");
+
+        var batch = batcher.Batches(TruncationStrategy.Head, null).First();
+        batch.Tokens.Should().HaveCount(batch.Rows * batch.Patches * 4);
+        for (int r = 0; r < batch.Rows; r++)
+            batch.Mask.Skip(r * batch.Patches).Take(batch.Patches).Should().Equal(
+                Enumerable.Repeat(1L, batch.RealPatches[r]).Concat(Enumerable.Repeat(0L, batch.Patches - batch.RealPatches[r])));
+    }
+
+    [Fact]
+    public void Gradient_accumulation_takes_one_step_per_group_of_batches()
+    {
+        var options = ToyData.FastOptions(epochs: 2);
+        options.BatchSize = 2;
+        options.GradientAccumulationSteps = 3;
+        options.ValidationFraction = 0;
+        var progress = ToyData.Recorder();
+        using var initial = ToyData.Classifier();
+        ClassifierTrainer.Train(ToyData.Separable(10, 1), null, initial, options, progress).Model.Dispose();
+        // 5 batches per epoch in groups of 3 and 2: 2 steps per epoch.
+        progress.Reports.Select(r => (r.Epoch, r.Step)).Should().Equal((1, 1), (1, 2), (2, 3), (2, 4));
+        progress.Reports.Should().OnlyContain(r => r.TotalSteps == 4 && r.BytesPerSecond > 0);
+    }
+
+    [Fact]
+    public void Early_stopping_ends_a_run_without_improvement_and_keeps_the_best_epoch()
+    {
+        var options = ToyData.FastOptions(epochs: 5);
+        options.LearningRate = 1e-12; // far below float resolution: the weights, and so validation, never change
+        options.EarlyStoppingPatience = 1;
+        using var initial = ToyData.Classifier();
+        var result = ClassifierTrainer.Train(ToyData.Separable(8, 1), ToyData.Separable(4, 2), initial, options);
+        using var model = result.Model;
+        result.StoppedEarly.Should().BeTrue();
+        result.History.Should().HaveCount(2);
+        result.BestEpoch.Should().Be(1);
+        result.History.Select(h => h.IsBest).Should().Equal(true, false);
+    }
+
+    [Fact]
+    public void The_best_checkpoint_is_in_the_original_layout_with_labels_and_optimizer_state()
+    {
+        var dir = ToyData.TempDir();
+        try
+        {
+            var options = ToyData.FastOptions(epochs: 2);
+            options.CheckpointPath = Path.Combine(dir, "cls.pth");
+            options.LabelNames = ["mostly-a", "mostly-b"];
+            using var initial = ToyData.Classifier();
+            var result = ClassifierTrainer.Train(ToyData.Separable(12, 1), ToyData.Separable(4, 2), initial, options);
+            using var model = result.Model;
+            var saved = BGptCheckpoint.Load(options.CheckpointPath);
+            saved.Kind.Should().Be(BGptCheckpointKind.Classifier);
+            saved.Labels.Should().Equal("mostly-a", "mostly-b");
+            saved.Epoch.Should().Be(result.BestEpoch);
+            saved.BestEpoch.Should().Be(result.BestEpoch);
+            saved.MaxEvalAccuracy.Should().Be(result.History[result.BestEpoch - 1].ValidationAccuracy);
+            saved.Optimizer!.Parameters.Should().NotBeEmpty();
+            saved.Optimizer.LearningRate.Should().BeGreaterThan(0);
+            var exported = Microsoft.ML.BGpt.Modeling.ModelWeights.Export(model);
+            ToyData.Flatten(saved.Weights.Where(kv => exported.ContainsKey(kv.Key)).ToDictionary())
+                .Should().Equal(ToyData.Flatten(exported), "the checkpoint holds the returned (best) model; it adds the original's buffers");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
