@@ -1,7 +1,7 @@
 namespace Microsoft.ML.BGpt.Training;
 
 /// <summary>Settings of <see cref="ClassifierTrainer"/>.</summary>
-public sealed class ClassifierTrainingOptions : BGptTrainingOptions
+public class ClassifierTrainingOptions : BGptTrainingOptions
 {
     /// <summary>
     /// Creates the defaults. <see cref="BGptTrainingOptions.LearningRate"/> defaults to 5e-5, suited to fine-tuning a

@@ -1,7 +1,7 @@
 namespace Microsoft.ML.BGpt.Training;
 
 /// <summary>Settings of <see cref="Pretrainer"/> (next-byte language modelling).</summary>
-public sealed class PretrainingOptions : BGptTrainingOptions
+public class PretrainingOptions : BGptTrainingOptions
 {
     /// <summary>
     /// Creates the defaults. <see cref="BGptTrainingOptions.LearningRate"/> defaults to 1e-4, the original's generation

@@ -80,6 +80,24 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void Export_onnx_writes_a_graph_that_gives_the_original_logits()
+    {
+        var onnx = Path.Combine(_dir, "cls.onnx");
+        Run("export-onnx", "-w", Fx("cls.pth"), "-o", onnx, "--head", "classifier").Code.Should().Be(0);
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(onnx);
+        var content = File.ReadAllBytes(Fx("inputs/poem.txt"));
+        var inputs = new[]
+        {
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("bytes", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<byte>(content, new[] { 1, content.Length })),
+            Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor("extension", new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<byte>("txt"u8.ToArray(), new[] { 1, 3 })),
+        };
+        using var results = session.Run(inputs);
+        var logits = results.Single(r => r.Name == "logits").AsEnumerable<float>().ToArray();
+        logits.Zip(ReferenceFixtures.Floats("cases/05/cls_logits.npy"), (a, b) => Math.Abs(a - b)).Max().Should().BeLessThan(1e-4f);
+        Run("export-onnx", "-w", Fx("cls.pth"), "-o", onnx, "--head", "bpb").Code.Should().NotBe(0);
+    }
+
+    [Fact]
     public void Errors_go_to_stderr_with_a_nonzero_exit_code()
     {
         var notACheckpoint = Run("info", Fx("inputs/poem.txt"));

@@ -1,0 +1,78 @@
+using Microsoft.ML.BGpt.Training;
+
+namespace Microsoft.ML.BGpt;
+
+/// <summary>
+/// Options of <c>mlContext.MulticlassClassification.Trainers.BGpt</c> and <c>mlContext.BinaryClassification.Trainers.BGpt</c>:
+/// the training settings of <see cref="ClassifierTrainingOptions"/> plus columns, the starting point and feedback.
+/// Every setting is a plain property, so sweepers (AutoML) can drive it.
+/// </summary>
+public class BGptClassifierOptions : ClassifierTrainingOptions
+{
+    /// <summary>Label column: a key (multiclass; use MapValueToKey) or a Boolean (binary). Default "Label".</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>File bytes column (a vector of Byte, e.g. from <c>LoadFileBytes</c>). Default "Bytes".</summary>
+    public string BytesColumnName { get; set; } = "Bytes";
+
+    /// <summary>Extension bytes column (a vector of Byte). Default "Extension".</summary>
+    public string ExtensionColumnName { get; set; } = "Extension";
+
+    /// <summary>Output: class probabilities (multiclass) or the raw score (binary). Default "Score".</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+
+    /// <summary>Output: the predicted label, a key with the training label's key values (multiclass) or a Boolean (binary). Default "PredictedLabel".</summary>
+    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+    /// <summary>Output of binary classification: the probability of true. Default "Probability".</summary>
+    public string ProbabilityColumnName { get; set; } = "Probability";
+
+    /// <summary>
+    /// A checkpoint to fine-tune from: the original's <c>.pth</c> or <c>.safetensors</c>, a language model (for example from
+    /// <c>PretrainBGpt</c>) or a classifier. Only its patch-level decoder is taken unless it is a classifier with the same
+    /// labels. Null (default) trains from scratch with <see cref="Config"/>; the bGPT authors found that clearly worse.
+    /// </summary>
+    public string? PretrainedWeights { get; set; }
+
+    /// <summary>The architecture when training from scratch (ignored with <see cref="PretrainedWeights"/>). Default: the paper's (110M parameters).</summary>
+    public BGptConfig? Config { get; set; }
+
+    /// <summary>ONNX Runtime intra-op threads of the fitted model; null (default) lets ONNX Runtime decide.</summary>
+    public int? InferenceThreads { get; set; }
+
+    /// <summary>Receives progress after every optimizer step (epoch, step, loss, learning rate, validation accuracy, bytes/s, ETA).</summary>
+    public IProgress<TrainingProgress>? Progress { get; set; }
+
+    /// <summary>Stops training within one step; no half-written file is left.</summary>
+    public CancellationToken CancellationToken { get; set; }
+}
+
+/// <summary>
+/// Options of <c>mlContext.Transforms.PretrainBGpt</c>: generative (next-byte) pretraining of the full bGPT language model.
+/// </summary>
+public class BGptPretrainingOptions : PretrainingOptions
+{
+    /// <summary>File bytes column. Default "Bytes".</summary>
+    public string BytesColumnName { get; set; } = "Bytes";
+
+    /// <summary>Extension bytes column. Default "Extension".</summary>
+    public string ExtensionColumnName { get; set; } = "Extension";
+
+    /// <summary>Output column of the fitted transformer: each file's bits per byte under the trained LM. Default "BitsPerByte".</summary>
+    public string OutputColumnName { get; set; } = "BitsPerByte";
+
+    /// <summary>A language-model checkpoint to continue from; null (default) starts from random weights with <see cref="Config"/>.</summary>
+    public string? PretrainedWeights { get; set; }
+
+    /// <summary>The architecture when starting from scratch. Default: the paper's.</summary>
+    public BGptConfig? Config { get; set; }
+
+    /// <summary>ONNX Runtime intra-op threads of the fitted scorer; null lets ONNX Runtime decide.</summary>
+    public int? InferenceThreads { get; set; }
+
+    /// <summary>Receives progress after every optimizer step.</summary>
+    public IProgress<TrainingProgress>? Progress { get; set; }
+
+    /// <summary>Stops training within one step.</summary>
+    public CancellationToken CancellationToken { get; set; }
+}

@@ -1,0 +1,5 @@
+using System.Runtime.CompilerServices;
+
+// The training package builds its serving pipelines from the same internal pieces as the inference transforms.
+[assembly: InternalsVisibleTo("Microsoft.ML.BGpt.TorchSharp")]
+[assembly: InternalsVisibleTo("Microsoft.ML.BGpt.Tests")]

@@ -1,0 +1,165 @@
+using FluentAssertions;
+using Microsoft.ML;
+using Microsoft.ML.BGpt.Checkpoints;
+using Microsoft.ML.BGpt.Training;
+using Microsoft.ML.Data;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Microsoft.ML.BGpt.Tests;
+
+/// <summary>The ML.NET trainers on tiny random models and a separable toy set.</summary>
+[Collection(Training.TorchGlobalState.Name)]
+public class TrainerTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("bgpt-train-").FullName;
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    internal static readonly BGptConfig Tiny = BGptConfig.Create(patchSize: 4, patchLength: 16, hiddenSize: 32, patchNumLayers: 1, byteNumLayers: 1);
+
+    public sealed class FileRow
+    {
+        public byte[] Bytes { get; set; } = Array.Empty<byte>();
+        public byte[] Extension { get; set; } = Array.Empty<byte>();
+        public string Label { get; set; } = "";
+        public bool IsText { get; set; }
+    }
+
+    public sealed class Prediction { public float[] Score { get; set; } = Array.Empty<float>(); public string PredictedLabel { get; set; } = ""; }
+    public sealed class BinaryPrediction { public float Score { get; set; } public float Probability { get; set; } public bool PredictedLabel { get; set; } }
+
+    /// <summary>Three kinds of content: lowercase text, high bytes, digits; lengths 20..60.</summary>
+    internal static List<FileRow> Toy(int count, int seed)
+    {
+        var rng = new Random(seed);
+        var rows = new List<FileRow>();
+        for (int i = 0; i < count; i++)
+        {
+            int kind = i % 3, length = rng.Next(20, 60);
+            var bytes = new byte[length];
+            for (int j = 0; j < length; j++)
+                bytes[j] = kind switch { 0 => (byte)rng.Next('a', 'z' + 1), 1 => (byte)rng.Next(0x80, 0x100), _ => (byte)rng.Next('0', '9' + 1) };
+            rows.Add(new FileRow { Bytes = bytes, Extension = "dat"u8.ToArray(), Label = new[] { "text", "binary", "digits" }[kind], IsText = kind == 0 });
+        }
+        return rows;
+    }
+
+    private static BGptClassifierOptions Options(int epochs = 6) => new()
+    {
+        Config = Tiny, Epochs = epochs, BatchSize = 8, LearningRate = 3e-3, ValidationFraction = 0.2, EarlyStoppingPatience = 0, Seed = 1,
+        Threads = 1,
+    };
+
+    [Fact]
+    public void Multiclass_trainer_learns_evaluates_saves_and_serves()
+    {
+        var ml = new MLContext(seed: 0);
+        var train = ml.Data.LoadFromEnumerable(Toy(90, 1));
+        var test = ml.Data.LoadFromEnumerable(Toy(30, 2));
+        var trainer = ml.MulticlassClassification.Trainers.BGpt(Options());
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Append(trainer);
+        var model = pipeline.Fit(train);
+        var scored = model.Transform(test);
+        scored.Schema["PredictedLabel"].Type.Should().BeOfType<KeyDataViewType>();
+        scored.Schema["Score"].Type.Should().BeOfType<VectorDataViewType>().Which.Size.Should().Be(3);
+
+        var metrics = ml.MulticlassClassification.Evaluate(scored);
+        var readable = ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(scored).Transform(scored);
+        var predictions = ml.Data.CreateEnumerable<Prediction>(readable, reuseRowObject: false).ToList();
+        var truth = Toy(30, 2).Select(r => r.Label).ToList();
+        double byHand = predictions.Zip(truth).Count(p => p.First.PredictedLabel == p.Second) / (double)truth.Count;
+        metrics.MicroAccuracy.Should().BeApproximately(byHand, 1e-9, "Evaluate counts the same argmax as we do");
+        metrics.MicroAccuracy.Should().BeGreaterThan(0.9);
+        output.WriteLine($"toy accuracy {metrics.MicroAccuracy:P1}, log-loss {metrics.LogLoss:F3}; epochs: " +
+            string.Join("; ", trainer.LastTrainingHistory!.Select(e => $"{e.TrainLoss:F3}/{e.ValidationAccuracy:P0}")));
+        trainer.LastTrainingHistory!.Last().TrainLoss.Should().BeLessThan(trainer.LastTrainingHistory![0].TrainLoss);
+
+        var zip = Path.Combine(_dir, "model.zip");
+        ml.Model.Save(model, train.Schema, zip);
+        var fresh = new MLContext();
+        var loaded = fresh.Model.Load(zip, out _);
+        var withValues = loaded.Append(fresh.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(loaded.Transform(test)));
+        var engine = fresh.Model.CreatePredictionEngine<FileRow, Prediction>(withValues);
+        var row = Toy(30, 2)[4];
+        var p = engine.Predict(row);
+        p.PredictedLabel.Should().Be(predictions[4].PredictedLabel);
+        p.Score.Should().Equal(predictions[4].Score);
+    }
+
+    [Fact]
+    public void Same_seed_same_model_and_binary_trainer_gives_ML_NET_binary_columns()
+    {
+        var ml = new MLContext(seed: 0);
+        var rows = Toy(60, 3);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var options = Options(epochs: 3);
+        options.LabelColumnName = "IsText";
+        float[] Scores() => ml.Data.CreateEnumerable<BinaryPrediction>(ml.BinaryClassification.Trainers.BGpt(options).Fit(data).Transform(data), false)
+            .Select(b => b.Score).ToArray();
+        var a = Scores();
+        a.Should().Equal(Scores(), "the same seed and data give the same model");
+
+        var scored = ml.BinaryClassification.Trainers.BGpt(options).Fit(data).Transform(data);
+        var metrics = ml.BinaryClassification.Evaluate(scored, labelColumnName: "IsText");
+        metrics.Accuracy.Should().BeGreaterThan(0.8);
+        var b = ml.Data.CreateEnumerable<BinaryPrediction>(scored, false).First();
+        b.Probability.Should().BeApproximately(1f / (1f + MathF.Exp(-b.Score)), 1e-6f);
+        b.PredictedLabel.Should().Be(b.Score > 0);
+    }
+
+    [Fact]
+    public void Pretraining_writes_a_checkpoint_the_classifier_starts_from()
+    {
+        var ml = new MLContext(seed: 0);
+        var data = ml.Data.LoadFromEnumerable(Toy(60, 4));
+        var lm = Path.Combine(_dir, "lm.pth");
+        var pretrain = ml.Transforms.PretrainBGpt(new BGptPretrainingOptions { Config = Tiny, Epochs = 2, LearningRate = 3e-3, CheckpointPath = lm, Seed = 1, Threads = 1 });
+        var classifier = Options(epochs: 2);
+        classifier.Config = null;
+        classifier.PretrainedWeights = lm;
+        var model = pretrain.Append(ml.Transforms.Conversion.MapValueToKey("Label")).Append(ml.MulticlassClassification.Trainers.BGpt(classifier)).Fit(data);
+
+        BGptCheckpoint.Load(lm).Kind.Should().Be(BGptCheckpointKind.LanguageModel);
+        var scored = model.Transform(data);
+        var bpb = scored.GetColumn<float[]>("BitsPerByte").ToList();
+        bpb.Should().OnlyContain(v => v.Length == 1 && v[0] > 0 && v[0] < 9);
+        pretrain.LastTrainingHistory!.Last().TrainLoss.Should().BeLessThan(pretrain.LastTrainingHistory![0].TrainLoss);
+    }
+
+    [Fact]
+    public void Bad_inputs_fail_clearly_and_cancellation_leaves_no_file()
+    {
+        var ml = new MLContext(seed: 0);
+        var rows = Toy(30, 5);
+        var data = ml.Data.LoadFromEnumerable(rows);
+
+        var noLabel = () => ml.MulticlassClassification.Trainers.BGpt(Options()).Fit(data);
+        noLabel.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*'Label' has type String*key-typed label*");
+
+        var single = ml.Data.LoadFromEnumerable(rows.Where(r => r.Label == "text"));
+        var oneClass = () => ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BGpt(Options())).Fit(single);
+        oneClass.Should().Throw<InvalidOperationException>().WithMessage("*single class*");
+
+        var notACheckpoint = Path.Combine(_dir, "weights.pth");
+        File.WriteAllText(notACheckpoint, "not a checkpoint");
+        var badWeights = Options();
+        badWeights.PretrainedWeights = notACheckpoint;
+        var wrongWeights = () => ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BGpt(badWeights)).Fit(data);
+        wrongWeights.Should().Throw<BGptCheckpointException>().WithMessage("*weights.pth*");
+
+        var saved = Path.Combine(_dir, "best.pth");
+        using var cts = new CancellationTokenSource();
+        var cancelled = Options(epochs: 50);
+        cancelled.CheckpointPath = saved;
+        cancelled.CancellationToken = cts.Token;
+        cancelled.Progress = new Progress(p => { if (p.Step >= 2) cts.Cancel(); });
+        var run = () => ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BGpt(cancelled)).Fit(data);
+        run.Should().Throw<OperationCanceledException>();
+        Directory.GetFiles(_dir).Should().NotContain(f => f.EndsWith(".tmp"));
+    }
+
+    private sealed class Progress(Action<TrainingProgress> action) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => action(value);
+    }
+}
