@@ -16,7 +16,7 @@ internal sealed record Args(string Data, string Out, int TrainPerClass, int Epoc
         return new Args(
             Get("--data", Path.Combine(root, "samples", "data", "text-lang")),
             Get("--out", Path.Combine(root, "samples", "out")),
-            Int("--train-per-class", 60), Int("--epochs", 6), Int("--pretrain-epochs", 3));
+            Int("--train-per-class", 0), Int("--epochs", 8), Int("--pretrain-epochs", 2));
     }
 
     /// <summary>Up to <paramref name="perClass"/> files of each label, in the manifest's order (0 = all).</summary>

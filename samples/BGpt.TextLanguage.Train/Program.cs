@@ -2,7 +2,7 @@
 // saving the model zip, and a few predictions. Run from the repository root:
 //   dotnet run -c Release --project samples/BGpt.TextLanguage.Train
 // Options: --data <folder with train.csv/test.csv> (default samples/data/text-lang), --out <folder> (default samples/out),
-//          --train-per-class N (default 60), --epochs N (fine-tuning, default 6), --pretrain-epochs N (default 3).
+//          --train-per-class N (default 0 = all), --epochs N (fine-tuning, default 8), --pretrain-epochs N (default 2).
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.BGpt;

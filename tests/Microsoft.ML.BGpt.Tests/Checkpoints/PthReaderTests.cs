@@ -26,7 +26,7 @@ public class PthReaderTests
             CheckpointFixtures.NumpyName(t.DType).Should().Be(dtype, key);
         }
         model.IsOrderedDict.Should().BeTrue();
-        model.Attributes!.Get("") .Should().NotBeNull("torch keeps _metadata as the OrderedDict's attribute");
+        ((PickleDict)model.Attributes!.Get("_metadata")!).Get("").Should().NotBeNull("torch keeps _metadata as the OrderedDict's attribute");
     }
 
     [Fact]
