@@ -1,0 +1,158 @@
+using Microsoft.ML.BGpt.Modeling;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Microsoft.ML.BGpt.Benchmarks;
+
+/// <summary>
+/// One classification fine-tuning step (train-cls.py: forward, cross-entropy, backward, AdamW) with a plain
+/// <c>torch.optim.AdamW</c> loop, in fp32 and in bf16 mixed precision.
+/// </summary>
+/// <remarks>
+/// TorchSharp 0.107 has no autocast, so "bf16" here is the manual equivalent of an autocast option with fp32 master
+/// weights: a bf16 copy of the model runs forward and backward, its gradients are cast to fp32 for AdamW on the
+/// fp32 master weights, which are then cast back into the copy. Unlike autocast, LayerNorm and softmax also run
+/// in bf16.
+/// </remarks>
+internal sealed class TrainingBench : IDisposable
+{
+    private const string Engine = "TorchSharp";
+    private readonly BGptClassifier _master;
+    private readonly BGptClassifier? _work;
+    private readonly Parameter[] _masterParameters;
+    private readonly Parameter[] _workParameters = [];
+    private readonly optim.Optimizer _optimizer;
+
+    public TrainingBench(BenchModel m, bool bf16)
+    {
+        var checkpoint = m.LoadLm();
+        manual_seed(BenchModel.Seed);
+        _master = BGptModels.ClassifierFromPretrained(checkpoint, BenchModel.Labels.Count);
+        _master.train();
+        _masterParameters = _master.parameters().ToArray();
+        if (bf16)
+        {
+            _work = BGptModels.ClassifierFromPretrained(checkpoint, BenchModel.Labels.Count);
+            _work.to(ScalarType.BFloat16);
+            _work.train();
+            _workParameters = _work.parameters().ToArray();
+            using (no_grad())
+                for (int i = 0; i < _workParameters.Length; i++) _workParameters[i].copy_(_masterParameters[i]);
+        }
+        _optimizer = optim.AdamW(_masterParameters, lr: 1e-5);
+    }
+
+    public static Tensor Batch(BenchModel m, SampleData data, int bytes, int batch, out Tensor labels)
+    {
+        var slices = data.Slices(bytes, batch);
+        var tokens = slices.SelectMany(s => ByteEncoder.Encode(s.Content, ByteEncoder.ExtensionBytes(s.Extension, m.Config.PatchSize), m.Config)).ToArray();
+        labels = tensor(Enumerable.Range(0, batch).Select(i => (long)(i % BenchModel.Labels.Count)).ToArray());
+        return TorchBench.Tokens(tokens, batch);
+    }
+
+    /// <summary>One optimizer step on the batch; returns the loss.</summary>
+    public float Step(Tensor x, Tensor labels)
+    {
+        float loss;
+        if (_work is null)
+        {
+            _optimizer.zero_grad();
+            using var scope = NewDisposeScope();
+            var l = F.cross_entropy(_master.forward(x), labels);
+            l.backward();
+            loss = l.item<float>();
+            _optimizer.step();
+            return loss;
+        }
+
+        _work.zero_grad();
+        using (var scope = NewDisposeScope())
+        {
+            var l = F.cross_entropy(_work.forward(x).to_type(ScalarType.Float32), labels);
+            l.backward();
+            loss = l.item<float>();
+        }
+        using (no_grad())
+        {
+            for (int i = 0; i < _masterParameters.Length; i++)
+            {
+                var g = _workParameters[i].grad;
+                _masterParameters[i].grad = g?.to_type(ScalarType.Float32);
+            }
+        }
+        _optimizer.step();
+        using (no_grad())
+            for (int i = 0; i < _workParameters.Length; i++) _workParameters[i].copy_(_masterParameters[i]);
+        return loss;
+    }
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _master.Dispose();
+        _work?.Dispose();
+    }
+
+    public static void Run(BenchOptions o, Report report, BenchModel m, SampleData data)
+    {
+        using var pair = Measure.Pair(References.Torch);
+        var c = m.Config;
+        var shapes = new List<(int Bytes, int Batch)> { (1024, 1), (1024, 8), (8192, 1) };
+        if (!o.Quick || m.Name != "paper") shapes.Add((8192, 8));
+        var fp32Times = new Dictionary<(int, int), double>();
+        foreach (var bf16 in new[] { false, true })
+        {
+            using var bench = new TrainingBench(m, bf16);
+            foreach (var (bytes, batch) in shapes)
+            {
+                using var x = Batch(m, data, bytes, batch, out var labels);
+                using var _ = labels;
+                float loss = 0;
+                bool big = bytes * batch >= 65536;
+                var t = Measure.Time(() => loss = bench.Step(x, labels), warmup: 1,
+                    maxRuns: big ? (o.Quick ? 2 : 3) : o.Runs, budgetSeconds: o.RowBudgetSeconds, minRuns: big ? 2 : o.MinRuns);
+                string precision = bf16 ? "bf16 mixed" : "fp32";
+                string notes = bf16 && fp32Times.TryGetValue((bytes, batch), out var f) ? $"{f / t.Median:0.00}× fp32" : "";
+                if (!bf16) fp32Times[(bytes, batch)] = t.Median;
+                double flop = Flops.TrainingStep(Flops.ClassifierForward(c, batch, Flops.Patches(c, bytes), BenchModel.Labels.Count));
+                report.Add(new Row("training", m.Name, Engine, "classifier step: fwd + bwd + AdamW", precision, $"{bytes / 1024} KB × batch {batch}", t, flop,
+                    $"{batch / t.Median:0.00} files/s", notes));
+            }
+        }
+        if (m.Name == "paper" || !o.Quick) report.Findings.Add(Accuracy(m, data));
+    }
+
+    /// <summary>Loss and gradient agreement of a bf16 step with the fp32 one (dropout off, same input and weights).</summary>
+    private static string Accuracy(BenchModel m, SampleData data)
+    {
+        var checkpoint = m.LoadLm();
+        manual_seed(BenchModel.Seed);
+        using var a = BGptModels.ClassifierFromPretrained(checkpoint, BenchModel.Labels.Count);
+        using var b = BGptModels.ClassifierFromPretrained(checkpoint, BenchModel.Labels.Count);
+        b.to(ScalarType.BFloat16);
+        var pa = a.parameters().ToArray();
+        var pb = b.parameters().ToArray();
+        using (no_grad()) for (int i = 0; i < pa.Length; i++) pb[i].copy_(pa[i]);
+        a.eval();
+        b.eval();
+        using var x = Batch(m, data, 1024, 8, out var labels);
+        using var _ = labels;
+        float la, lb;
+        using (var s = NewDisposeScope()) { var l = F.cross_entropy(a.forward(x), labels); l.backward(); la = l.item<float>(); }
+        using (var s = NewDisposeScope()) { var l = F.cross_entropy(b.forward(x).to_type(ScalarType.Float32), labels); l.backward(); lb = l.item<float>(); }
+        double dot = 0, na = 0, nb = 0;
+        using (no_grad())
+            for (int i = 0; i < pa.Length; i++)
+            {
+                using var ga = pa[i].grad!.to_type(ScalarType.Float64);
+                using var gb = pb[i].grad!.to_type(ScalarType.Float64);
+                dot += (ga * gb).sum().item<double>();
+                na += (ga * ga).sum().item<double>();
+                nb += (gb * gb).sum().item<double>();
+            }
+        return $"{m.Name} training, bf16 mixed vs fp32 (1 KB × 8, dropout off): loss {lb:0.00000} vs {la:0.00000} (|Δ| {Math.Abs(la - lb):0.0e+0}), " +
+               $"gradient cosine {dot / Math.Sqrt(na * nb):0.0000}, norm ratio {Math.Sqrt(nb / na):0.000}.";
+    }
+}
