@@ -43,6 +43,25 @@ public static class FileWindowReader
         }
     }
 
+    /// <summary>
+    /// The first <paramref name="maxBytes"/> bytes of the file (all of it when shorter): for
+    /// <see cref="LongFileStrategy.WindowMean"/>, which uses the whole content rather than its two ends.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist or cannot be read; the message names it.</exception>
+    public static byte[] ReadHead(string path, int maxBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+            return ReadExactly(stream, 0, (int)Math.Min(stream.Length, maxBytes), path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not EndOfStreamException)
+        {
+            throw new FileNotFoundException($"Cannot read file '{path}': {e.Message}", path, e);
+        }
+    }
+
     private static byte[] ReadExactly(Stream stream, long offset, int count, string path)
     {
         var buffer = new byte[count];

@@ -9,16 +9,21 @@ public static class BGptCatalog
     /// <summary>
     /// Reads the files named in <paramref name="inputColumnName"/> (String) into <paramref name="outputColumnName"/>
     /// (variable-length Vector&lt;Byte&gt;) and <paramref name="extensionColumnName"/> (the UTF-8 bytes of the text after
-    /// the file name's last dot). Files over 128 KiB are read as their first 64 KiB and last 64 KiB or so (a middle
-    /// cut aligned to 4 KiB), which bGPT encodes exactly as the whole file. Saves into model zips.
+    /// the file name's last dot). By default (<paramref name="maxBytes"/> null) files over 128 KiB are read as their
+    /// first 64 KiB and last 64 KiB or so (a middle cut aligned to 4 KiB), which bGPT encodes exactly as the whole file
+    /// under Head, Tail and HeadTail truncation. For <see cref="LongFileStrategy.WindowMean"/>, which uses the whole
+    /// content, set <paramref name="maxBytes"/> to read the first maxBytes bytes of each file instead: 1 MiB
+    /// (1048576) or 16 MiB (16777216), see <see cref="LoadFileBytesEstimator.SupportedMaxBytes"/>; other values throw
+    /// <see cref="ArgumentOutOfRangeException"/> (a saved model stores the cap as a contract name). Saves into model zips.
     /// </summary>
     public static LoadFileBytesEstimator LoadFileBytes(this TransformsCatalog catalog, string outputColumnName = "Bytes",
-        string inputColumnName = "Path", string extensionColumnName = "Extension") =>
-        new(catalog, outputColumnName, inputColumnName, extensionColumnName);
+        string inputColumnName = "Path", string extensionColumnName = "Extension", long? maxBytes = null) =>
+        new(catalog, outputColumnName, inputColumnName, extensionColumnName, maxBytes);
 
     /// <summary>
-    /// bGPT features of each file: the mean of the patch-level decoder's features under a pretrained checkpoint,
-    /// a Vector&lt;float&gt; of the hidden size, ready for any ML.NET trainer. Served through ONNX Runtime.
+    /// bGPT features of each file: the pooled (mean by default) patch-level decoder features under a pretrained
+    /// checkpoint, a Vector&lt;float&gt; of the hidden size, ready for any ML.NET trainer. Served through ONNX Runtime.
+    /// See <see cref="BGptFeaturizerOptions"/> for pooling, long files and threads.
     /// </summary>
     public static BGptFeaturizerEstimator FeaturizeBGpt(this TransformsCatalog catalog, BGptFeaturizerOptions options) => new(catalog, options);
 

@@ -16,12 +16,38 @@ public sealed class BGptFeaturizerOptions
     public string ExtensionColumnName { get; set; } = "Extension";
 
     /// <summary>
-    /// How files longer than the model's patch budget are cut: <see cref="TruncationStrategy.Head"/> (default, the
-    /// original's inference), <see cref="TruncationStrategy.HeadTail"/> (start and end) or <see cref="TruncationStrategy.Tail"/>.
+    /// How the per-patch features become the output vector: <see cref="FeaturePooling.Mean"/> (default, the original
+    /// classifier's pooling) or <see cref="FeaturePooling.LastPatch"/> (the last patch's feature, which in this causal
+    /// model has seen the whole sequence).
+    /// </summary>
+    public FeaturePooling Pooling { get; set; } = FeaturePooling.Mean;
+
+    /// <summary>
+    /// Files longer than the model's patch budget (PatchLength - 2 patches of content; 8160 bytes for the paper's
+    /// model): <see cref="LongFileStrategy.Truncate"/> (default) cuts them with <see cref="Truncation"/>;
+    /// <see cref="LongFileStrategy.WindowMean"/> averages the pooled features of consecutive windows of
+    /// (PatchLength - 2) x PatchSize bytes, each encoded like a whole file, at most <see cref="MaxWindows"/> of them
+    /// evenly spaced. Window mean uses the whole content: read files with <c>LoadFileBytes(..., maxBytes: 1 MiB or
+    /// 16 MiB)</c>, since the default reader keeps only a file's two 64 KiB ends.
+    /// </summary>
+    public LongFileStrategy LongFiles { get; set; } = LongFileStrategy.Truncate;
+
+    /// <summary>
+    /// How files longer than the model's patch budget are cut when <see cref="LongFiles"/> is
+    /// <see cref="LongFileStrategy.Truncate"/>: <see cref="TruncationStrategy.Head"/> (default, the original's
+    /// inference), <see cref="TruncationStrategy.HeadTail"/> (start and end) or <see cref="TruncationStrategy.Tail"/>.
     /// </summary>
     public TruncationStrategy Truncation { get; set; } = TruncationStrategy.Head;
 
-    /// <summary>ONNX Runtime intra-op threads; null (default) lets ONNX Runtime use every physical core.</summary>
+    /// <summary>
+    /// With <see cref="LongFileStrategy.WindowMean"/>, the most windows averaged per file: 1 to 4096, default 16.
+    /// A file with K windows, K over the cap M, averages windows floor(i (K - 1) / (M - 1)), i = 0..M-1: evenly spaced,
+    /// the first and the last included (M = 1: the first only). Cost grows linearly with M (each window is one
+    /// full-length sequence).
+    /// </summary>
+    public int MaxWindows { get; set; } = 16;
+
+    /// <summary>ONNX Runtime intra-op threads (at least 1); null (default) lets ONNX Runtime use every physical core.</summary>
     public int? Threads { get; set; }
 }
 

@@ -68,7 +68,10 @@ public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
     }
 }
 
-/// <summary>bGPT features: the mean of the patch-level decoder's features, a <c>Vector&lt;float&gt;</c> of the hidden size.</summary>
+/// <summary>
+/// bGPT features: the patch-level decoder's features pooled (mean or last patch) over a truncated file or averaged
+/// over windows (<see cref="BGptFeaturizerOptions"/>), a <c>Vector&lt;float&gt;</c> of the hidden size.
+/// </summary>
 public sealed class BGptFeaturizerEstimator : BGptOnnxEstimator
 {
     private readonly BGptFeaturizerOptions _options;
@@ -77,6 +80,12 @@ public sealed class BGptFeaturizerEstimator : BGptOnnxEstimator
     {
         _options = options ?? throw new ArgumentNullException(nameof(options));
         CheckTruncation(options.Truncation, "FeaturizeBGpt");
+        if (!Enum.IsDefined(options.Pooling)) throw new ArgumentException($"FeaturizeBGpt: unknown pooling {options.Pooling}.");
+        if (!Enum.IsDefined(options.LongFiles)) throw new ArgumentException($"FeaturizeBGpt: unknown long-file strategy {options.LongFiles}.");
+        if (options.MaxWindows is < 1 or > BGptOnnxOptions.MaxWindowsLimit)
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxWindows, $"FeaturizeBGpt: MaxWindows must be 1 to {BGptOnnxOptions.MaxWindowsLimit}.");
+        if (options.Threads is < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "FeaturizeBGpt: Threads must be at least 1 (or null).");
     }
 
     private protected override string BytesColumn => _options.BytesColumnName;
@@ -87,7 +96,15 @@ public sealed class BGptFeaturizerEstimator : BGptOnnxEstimator
     {
         var checkpoint = LoadCheckpoint(_options.CheckpointPath, "FeaturizeBGpt");
         var onnx = BGptOnnxExporter.Export(checkpoint.Weights, checkpoint.Config,
-            new BGptOnnxOptions { Head = OnnxHead.Features, Truncation = _options.Truncation, Source = _options.CheckpointPath });
+            new BGptOnnxOptions
+            {
+                Head = OnnxHead.Features,
+                Truncation = _options.Truncation,
+                Pooling = _options.Pooling,
+                LongFiles = _options.LongFiles,
+                MaxWindows = _options.MaxWindows,
+                Source = _options.CheckpointPath,
+            });
         return (onnx, new[] { (BGptOnnxExporter.FeaturesOutput, _options.OutputColumnName) });
     }
 }

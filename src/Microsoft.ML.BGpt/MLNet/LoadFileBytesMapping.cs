@@ -53,3 +53,65 @@ public sealed class LoadFileBytesFactory : CustomMappingFactory<FilePathRow, Fil
         output.Extension = ByteEncoder.ExtensionBytes(ByteEncoder.ExtensionOf(input.Path), MaxExtensionBytes);
     }
 }
+
+/// <summary>
+/// The head-reading mappings behind <c>LoadFileBytes(..., maxBytes)</c>: the first <see cref="MaxBytes"/> bytes of
+/// each file, for <see cref="LongFileStrategy.WindowMean"/>. ML.NET saves a custom mapping as a contract name and
+/// rebuilds it with a parameterless factory, so each supported cap is its own contract (see the subclasses).
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public abstract class LoadFileHeadFactory : CustomMappingFactory<FilePathRow, FileBytesRow>
+{
+    private protected LoadFileHeadFactory() { }
+
+    /// <summary>The most bytes read from the start of each file.</summary>
+    public abstract int MaxBytes { get; }
+
+    /// <inheritdoc/>
+    public override Action<FilePathRow, FileBytesRow> GetMapping() => Mapping(MaxBytes);
+
+    internal static Action<FilePathRow, FileBytesRow> Mapping(int maxBytes) => (input, output) =>
+    {
+        if (string.IsNullOrEmpty(input.Path)) throw new ArgumentException("LoadFileBytes: a row has an empty path.");
+        output.Bytes = FileWindowReader.ReadHead(input.Path, maxBytes);
+        output.Extension = ByteEncoder.ExtensionBytes(ByteEncoder.ExtensionOf(input.Path), LoadFileBytesFactory.MaxExtensionBytes);
+    };
+
+    /// <summary>The contract name of a supported cap, or null.</summary>
+    internal static string? ContractFor(long maxBytes) => maxBytes switch
+    {
+        LoadFileHead1MiBFactory.Cap => LoadFileHead1MiBFactory.ContractName,
+        LoadFileHead16MiBFactory.Cap => LoadFileHead16MiBFactory.ContractName,
+        _ => null,
+    };
+}
+
+/// <summary>Reads the first 1 MiB of each file (contract <see cref="ContractName"/>).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+[CustomMappingFactoryAttribute(ContractName)]
+public sealed class LoadFileHead1MiBFactory : LoadFileHeadFactory
+{
+    /// <summary>The contract name stored in model zips.</summary>
+    public const string ContractName = "Microsoft.ML.BGpt.LoadFileHead.1MiB.v1";
+
+    /// <summary>1 MiB.</summary>
+    public const int Cap = 1 << 20;
+
+    /// <inheritdoc/>
+    public override int MaxBytes => Cap;
+}
+
+/// <summary>Reads the first 16 MiB of each file (contract <see cref="ContractName"/>).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+[CustomMappingFactoryAttribute(ContractName)]
+public sealed class LoadFileHead16MiBFactory : LoadFileHeadFactory
+{
+    /// <summary>The contract name stored in model zips.</summary>
+    public const string ContractName = "Microsoft.ML.BGpt.LoadFileHead.16MiB.v1";
+
+    /// <summary>16 MiB.</summary>
+    public const int Cap = 16 << 20;
+
+    /// <inheritdoc/>
+    public override int MaxBytes => Cap;
+}

@@ -22,7 +22,9 @@ namespace Microsoft.ML.BGpt.Onnx;
 /// float [1, patches, H] when <see cref="BGptOnnxOptions.IncludeLastHiddenState"/>.</item>
 /// </list>
 /// <para>Inside, the graph encodes the input exactly as <see cref="ByteEncoder.Encode"/> with the truncation chosen at
-/// export, then runs the patch-level decoder (and the head) in float32.</para>
+/// export, then runs the patch-level decoder (and the head) in float32. With <see cref="LongFileStrategy.WindowMean"/>
+/// it instead encodes up to <see cref="BGptOnnxOptions.MaxWindows"/> windows of the content as a batch and averages
+/// their pooled features (docs/onnx.md defines the windows).</para>
 /// </remarks>
 public static class BGptOnnxExporter
 {
@@ -30,7 +32,7 @@ public static class BGptOnnxExporter
     public const string BytesInput = "bytes";
     /// <summary>Input: the extension's UTF-8 bytes, uint8 [1, e].</summary>
     public const string ExtensionInput = "extension";
-    /// <summary>Output: mean patch feature, float [1, H].</summary>
+    /// <summary>Output: pooled patch features (<see cref="BGptOnnxOptions.Pooling"/>, <see cref="BGptOnnxOptions.LongFiles"/>), float [1, H].</summary>
     public const string FeaturesOutput = "features";
     /// <summary>Output (optional): patch-level decoder output, float [1, patches, H].</summary>
     public const string LastHiddenStateOutput = "last_hidden_state";
@@ -98,6 +100,30 @@ public static class BGptOnnxExporter
         }
     }
 
+    /// <summary>
+    /// With <see cref="LongFileStrategy.WindowMean"/>: the content byte ranges of the windows a file of
+    /// <paramref name="length"/> bytes averages (at most <paramref name="maxWindows"/>, evenly spaced, in file order).
+    /// Every range but the last is a whole window, so feeding just these ranges, concatenated, as <c>bytes</c> gives
+    /// the same windows, hence the same features: a loader can read at most maxWindows windows of any file.
+    /// </summary>
+    /// <returns>(offset, length) ranges; one (0, length) range when the file is one window (also for length 0).</returns>
+    public static IReadOnlyList<(long Offset, long Length)> WindowRanges(long length, BGptConfig config, int maxWindows)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxWindows, 1);
+        if (config.PatchLength < 3) throw new ArgumentException("Window mean needs PatchLength >= 3.", nameof(config));
+        long window = (long)(config.PatchLength - 2) * config.PatchSize;
+        long k = Math.Max(1, (length + window - 1) / window), m = Math.Min(k, maxWindows);
+        var ranges = new List<(long, long)>((int)m);
+        for (long i = 0; i < m; i++)
+        {
+            long start = i * (k - 1) / Math.Max(m - 1, 1) * window;
+            ranges.Add((start, Math.Min(length - start, window)));
+        }
+        return ranges;
+    }
+
     internal static ModelProto BuildModel(IReadOnlyDictionary<string, TensorData> weights, BGptConfig config, BGptOnnxOptions? options)
     {
         ArgumentNullException.ThrowIfNull(weights);
@@ -110,6 +136,21 @@ public static class BGptOnnxExporter
             throw new ArgumentException("TruncationStrategy.RandomCrop is a training-time augmentation and cannot be exported: use Head, Tail or HeadTail.", nameof(options));
         if (!Enum.IsDefined(options.Truncation)) throw new ArgumentException($"Unknown truncation strategy {options.Truncation}.", nameof(options));
         if (!Enum.IsDefined(options.Head)) throw new ArgumentException($"Unknown head {options.Head}.", nameof(options));
+        if (!Enum.IsDefined(options.Pooling)) throw new ArgumentException($"Unknown pooling {options.Pooling}.", nameof(options));
+        if (!Enum.IsDefined(options.LongFiles)) throw new ArgumentException($"Unknown long-file strategy {options.LongFiles}.", nameof(options));
+        if (options.Head == OnnxHead.Classifier && options.Pooling != FeaturePooling.Mean)
+            throw new ArgumentException($"The classifier head was trained on mean-pooled features: use FeaturePooling.Mean, not {options.Pooling}.", nameof(options));
+        if (options.LongFiles == LongFileStrategy.WindowMean)
+        {
+            if (options.MaxWindows is < 1 or > BGptOnnxOptions.MaxWindowsLimit)
+                throw new ArgumentException($"MaxWindows {options.MaxWindows} is out of range: use 1 to {BGptOnnxOptions.MaxWindowsLimit}.", nameof(options));
+            if (options.Head == OnnxHead.BitsPerByte)
+                throw new ArgumentException("LongFileStrategy.WindowMean is for the Features and Classifier heads; BitsPerByte needs Truncate.", nameof(options));
+            if (options.IncludeLastHiddenState)
+                throw new ArgumentException("IncludeLastHiddenState is not available with LongFileStrategy.WindowMean.", nameof(options));
+            if (config.PatchLength < 3)
+                throw new ArgumentException($"LongFileStrategy.WindowMean needs PatchLength >= 3 (windows of PatchLength - 2 content patches); it is {config.PatchLength}.", nameof(options));
+        }
 
         var e = new Exporter(new OnnxGraphBuilder("bgpt_" + options.Head.ToString().ToLowerInvariant(), options.Opset),
             new WeightSource(weights, options.Source), config, options);
@@ -128,6 +169,9 @@ public static class BGptOnnxExporter
         void Meta(string key, string value) => model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         Meta("bgpt.head", options.Head.ToString());
         Meta("bgpt.truncation", options.Truncation.ToString());
+        Meta("bgpt.pooling", options.Pooling.ToString());
+        Meta("bgpt.long_files", options.LongFiles.ToString());
+        if (options.LongFiles == LongFileStrategy.WindowMean) Meta("bgpt.max_windows", options.MaxWindows.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Meta("bgpt.config", JsonSerializer.Serialize(config));
         if (options.Labels is not null) Meta("bgpt.labels", JsonSerializer.Serialize(options.Labels));
         return model;
@@ -155,13 +199,23 @@ public static class BGptOnnxExporter
 
             var bytes = b.Input(BytesInput, DataType.Uint8, 1L, "n");
             var extension = b.Input(ExtensionInput, DataType.Uint8, 1L, "e");
-            string tokens, patches, hidden;
-            using (b.Scope("encode")) tokens = Encode(bytes, extension);               // [N * P] int64
-            patches = b.Reshape(tokens, 1, -1, P);                                      // [1, N, P]
-            using (b.Scope("patch")) hidden = PatchLevelDecoder(patches);               // [1, N, H]
-
-            string features;
-            using (b.Scope("pool")) features = b.ReduceMean(hidden, [1], keepDims: false); // [1, H]
+            string tokens, patches, hidden, features;
+            if (options.LongFiles == LongFileStrategy.WindowMean)
+            {
+                string validPatches;
+                using (b.Scope("windows")) (patches, validPatches) = EncodeWindows(bytes, extension); // [W, T, P], [W, 1]
+                using (b.Scope("patch")) hidden = PatchLevelDecoder(patches);           // [W, T, H]
+                using (b.Scope("pool")) features = PoolWindows(hidden, validPatches);   // [1, H]
+            }
+            else
+            {
+                using (b.Scope("encode")) tokens = Encode(bytes, extension);           // [N * P] int64
+                patches = b.Reshape(tokens, 1, -1, P);                                  // [1, N, P]
+                using (b.Scope("patch")) hidden = PatchLevelDecoder(patches);           // [1, N, H]
+                using (b.Scope("pool")) features = options.Pooling == FeaturePooling.LastPatch
+                    ? b.Node("Squeeze", [b.Slice(hidden, [-1], [long.MaxValue], [1]), b.Int64s(1)]) // [1, H]
+                    : b.ReduceMean(hidden, [1], keepDims: false);                       // [1, H]
+            }
             b.Output(features, FeaturesOutput, DataType.Float, 1L, (long)H);
             if (options.IncludeLastHiddenState) b.Output(hidden, LastHiddenStateOutput, DataType.Float, 1L, "patches", (long)H);
 
@@ -216,6 +270,62 @@ public static class BGptOnnxExporter
                     var tailStart = b.Where(fits, b.Int64s(long.MaxValue), b.Int64s(-tail * p));
                     return b.Concat(0, b.Slice(full, b.Int64s(0), headEnd, 0), b.Slice(full, tailStart, b.Int64s(long.MaxValue), 0));
             }
+        }
+
+        // ---------- window mean ----------
+
+        /// <summary>
+        /// bytes [1, n], extension [1, e] -> patches [M, T, P] int64 of the M averaged windows, each encoded like a
+        /// whole file and padded with all-256 patches to T (the first, longest window's patch count), and validPatches
+        /// [M, 1] int64, each window's own patch count. K = max(1, ceil(n / C)) windows of C = (L - 2) P bytes;
+        /// M = min(K, MaxWindows); window indices floor(i (K - 1) / max(M - 1, 1)), i = 0..M-1.
+        /// </summary>
+        private (string Patches, string ValidPatches) EncodeWindows(string bytes, string extension)
+        {
+            long p = P, window = (long)(L - 2) * P;
+            var pad = b.Int64s(Enumerable.Repeat((long)BGptConfig.SpecialToken, P).ToArray());   // [P] of 256
+            var ext = b.Node("Squeeze", [b.Cast(extension, DataType.Int64), b.Int64s(0)]);       // [e]
+            var extPatch = b.Slice(b.Concat(0, ext, pad), [0], [p], [0]);                      // [P]
+            var content = b.Node("Squeeze", [bytes, b.Int64s(0)]);                              // [n] uint8
+            var n = b.Shape(content);                                                           // [1]
+            var one = b.Int64s(1);
+            var k = b.Max(b.Div(b.Add(n, b.Int64s(window - 1)), b.Int64s(window)), one);        // [1] K windows
+            var c = b.Min(b.Int64s(window), b.Mul(b.Div(b.Add(n, b.Int64s(p - 1)), b.Int64s(p)), b.Int64s(p))); // [1] row bytes
+            // Zero-pad the content to K rows of c bytes (c = C, or n rounded up to whole patches when K = 1).
+            var zeros = b.Node("Expand", [b.Cast(b.Int64Scalar(0), DataType.Uint8), b.Sub(b.Mul(k, c), n)]);
+            var grid = b.Node("Reshape", [b.Concat(0, content, zeros), b.Concat(0, k, c)], ("allowzero", 1L)); // [K, c]
+
+            var m = b.Min(k, b.Int64s(options.MaxWindows));                                    // [1] M
+            var i = b.Node("Range", [b.Int64Scalar(0), b.Node("Squeeze", [m, b.Int64s(0)]), b.Int64Scalar(1)]); // [M]
+            var index = b.Div(b.Mul(i, b.Sub(k, one)), b.Max(b.Sub(m, one), one));            // [M] evenly spaced
+            var lengths = b.Min(b.Sub(n, b.Mul(index, b.Int64s(window))), b.Int64s(window));   // [M] window bytes
+            var rows = b.Cast(b.Gather(grid, index), DataType.Int64);                         // [M, c]
+            var positions = b.Node("Range", [b.Int64Scalar(0), b.Node("Squeeze", [c, b.Int64s(0)]), b.Int64Scalar(1)]); // [c]
+            var inWindow = b.Node("Less", [positions, b.Reshape(lengths, -1, 1)]);            // [M, c]
+            rows = b.Where(inWindow, rows, b.Int64Scalar(BGptConfig.SpecialToken));          // 256 past each window's end
+            var body = b.Node("Reshape", [rows, b.Concat(0, m, b.Div(c, b.Int64s(p)), b.Int64s(p))], ("allowzero", 1L)); // [M, c/P, P]
+
+            var edge = b.Concat(0, m, one, b.Int64s(p));                                       // [3] = M, 1, P
+            var extPatches = b.Node("Expand", [b.Reshape(extPatch, 1, 1, p), edge]);           // [M, 1, P]
+            var endPatches = b.Node("Expand", [b.Int64Scalar(BGptConfig.SpecialToken), edge]); // [M, 1, P]
+            var patches = b.Concat(1, extPatches, body, endPatches);                          // [M, T, P], T = c/P + 2
+            var valid = b.Add(b.Div(b.Add(lengths, b.Int64s(p - 1)), b.Int64s(p)), b.Int64s(2)); // [M] ceil(len / P) + 2
+            return (patches, b.Reshape(valid, -1, 1));
+        }
+
+        /// <summary>hidden [M, T, H], validPatches [M, 1] -> the mean over windows of each window's pooled feature, [1, H].</summary>
+        private string PoolWindows(string hidden, string validPatches)
+        {
+            var t = b.Slice(b.Shape(hidden), [1], [2], [0]);                                   // [1] T
+            var index = b.Node("Range", [b.Int64Scalar(0), b.Node("Squeeze", [t, b.Int64s(0)]), b.Int64Scalar(1)]); // [T]
+            // 0/1 weights, so the masked sum adds exactly the selected patches: each window's own patches (mean) or
+            // its last one, never the all-256 padding patches after it (which, attention being causal, change nothing).
+            bool last = options.Pooling == FeaturePooling.LastPatch;
+            var selected = last ? b.Node("Equal", [index, b.Sub(validPatches, b.Int64s(1))]) : b.Node("Less", [index, validPatches]); // [M, T]
+            var mask = b.Node("Unsqueeze", [b.Cast(selected, DataType.Float), b.Int64s(2)]);  // [M, T, 1]
+            var pooled = b.ReduceSum(b.Mul(hidden, mask), [1], keepDims: false);              // [M, H]
+            if (!last) pooled = b.Div(pooled, b.Cast(validPatches, DataType.Float));           // mean over the window's patches
+            return b.ReduceMean(pooled, [0], keepDims: true);                                 // [1, H]
         }
 
         // ---------- patch-level decoder ----------

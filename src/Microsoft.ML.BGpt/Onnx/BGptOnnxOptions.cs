@@ -43,6 +43,32 @@ public sealed record BGptOnnxOptions
     public TruncationStrategy Truncation { get; init; } = TruncationStrategy.Head;
 
     /// <summary>
+    /// How <c>features</c> pools the patch-level decoder's output: <see cref="FeaturePooling.Mean"/> (default, the
+    /// original's) or <see cref="FeaturePooling.LastPatch"/>. The <see cref="OnnxHead.Classifier"/> head was trained
+    /// on mean-pooled features and accepts only <see cref="FeaturePooling.Mean"/>.
+    /// </summary>
+    public FeaturePooling Pooling { get; init; } = FeaturePooling.Mean;
+
+    /// <summary>
+    /// What to do with files over the patch budget: <see cref="LongFileStrategy.Truncate"/> (default, with
+    /// <see cref="Truncation"/>) or <see cref="LongFileStrategy.WindowMean"/> (the mean of the pooled features of at
+    /// most <see cref="MaxWindows"/> evenly spaced windows of (PatchLength - 2) x PatchSize content bytes; see
+    /// docs/onnx.md). Window mean is for the <see cref="OnnxHead.Features"/> and <see cref="OnnxHead.Classifier"/>
+    /// heads, without <see cref="IncludeLastHiddenState"/>; <see cref="Truncation"/> is then unused.
+    /// </summary>
+    public LongFileStrategy LongFiles { get; init; } = LongFileStrategy.Truncate;
+
+    /// <summary>
+    /// With <see cref="LongFileStrategy.WindowMean"/>: the most windows averaged, 1 to <see cref="MaxWindowsLimit"/>.
+    /// Default 16. A file with K windows, K over the cap M, averages windows floor(i (K - 1) / (M - 1)), i = 0..M-1:
+    /// evenly spaced, the first and the last included (M = 1: the first only).
+    /// </summary>
+    public int MaxWindows { get; init; } = 16;
+
+    /// <summary>Largest allowed <see cref="MaxWindows"/> (4096).</summary>
+    public const int MaxWindowsLimit = 4096;
+
+    /// <summary>
     /// Default-domain opset, <see cref="MinOpset"/> to <see cref="MaxOpset"/>. Default 17. From 20 on, GELU is the
     /// <c>Gelu(approximate="tanh")</c> operator; below it is written out with Tanh (a pattern ONNX Runtime fuses).
     /// </summary>
