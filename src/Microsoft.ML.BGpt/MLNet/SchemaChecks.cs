@@ -24,7 +24,7 @@ internal static class SchemaChecks
             : new Info(false, false, t, t is KeyDataViewType);
     }
 
-    private static string Describe(Info i) => !i.IsVector ? i.ItemType.ToString() : i.IsVariable ? $"variable-length Vector<{i.ItemType}>" : $"Vector<{i.ItemType}>";
+    private static string Describe(Info i) => !i.IsVector ? i.ItemType.ToString() ?? "" : i.IsVariable ? $"variable-length Vector<{i.ItemType}>" : $"Vector<{i.ItemType}>";
 
     private static Info Require(Info? info, IEnumerable<string> names, string column, string component, string expected) =>
         info ?? throw new ArgumentOutOfRangeException("inputSchema",
