@@ -1,0 +1,131 @@
+// bGPT accuracy evaluation on a dataset folder laid out like shared/datasets (train.csv, test.csv: path,label[,group]).
+//   dotnet run -c Release --project benchmarks/Microsoft.ML.BGpt.Evaluation -- <folder> [--recipe auto|tuned|both]
+//       [--out docs/evaluation] [--budget-minutes 15] [--limit-train N] [--ablations] [--threads N]
+// Trains on the train split only (validation for early stopping is split off it), tests once on the test split, and
+// writes <out>/<dataset>.md with confusion-matrix PNGs. See docs/evaluation.md.
+using Microsoft.ML;
+using Microsoft.ML.BGpt;
+using Microsoft.ML.BGpt.Evaluation;
+
+var a = EvalArgs.Parse(args);
+var data = Dataset.Load(a.Folder, a.LimitTrain);
+Console.WriteLine($"{data.Name}: {data.Train.Count} training files{(data.Train.Count < data.FullTrainCount ? $" (of {data.FullTrainCount}, --limit-train)" : "")}, " +
+    $"{data.Test.Count} test files, {data.Classes.Count} classes; {data.LengthSummary()}.");
+Directory.CreateDirectory(a.Out);
+var work = Path.Combine(Path.GetTempPath(), "bgpt-eval", data.Name);
+Directory.CreateDirectory(work);
+
+var ml = new MLContext(seed: 0);
+var prep = ml.Transforms.Conversion.MapValueToKey("Label")
+    .Append(ml.Transforms.LoadFileBytes("Bytes", "Path", "FileExtension"))
+    .Append(ml.Transforms.DropColumns("FileExtension")) // models see bytes only, never names
+    .Fit(ml.Data.LoadFromEnumerable(data.Train));
+var train = ml.Data.Cache(prep.Transform(ml.Data.LoadFromEnumerable(data.Train)));
+var test = ml.Data.Cache(prep.Transform(ml.Data.LoadFromEnumerable(data.Test)));
+var results = new List<RunResult>();
+var ablations = new List<RunResult>();
+var budget = TimeSpan.FromMinutes(a.BudgetMinutes);
+
+// 1. Baseline: byte statistics into LightGbm.
+{
+    var phases = new List<PhaseResult>();
+    var model = PhaseMeter.Run("train", phases, () => ByteStatsBaseline.Pipeline(ml).Fit(train));
+    var m = PhaseMeter.Run("predict", phases, () => ClassMetrics.FromScored(model.Transform(test)));
+    Console.WriteLine($"  baseline: accuracy {m.Accuracy:P2}, macro-F1 {m.MacroF1:F4}");
+    results.Add(new RunResult("Baseline: byte stats + LightGbm",
+        $"byte histogram + {ByteStatsBaseline.Buckets} hashed 2/3-gram buckets + log length + printable share -> LightGbm (200 iterations, 31 leaves)", m, phases));
+}
+
+// 2. bGPT recipes: Auto (reads the data and the budget) and tuned (window by hand); the throughput of the chosen
+//    configuration is measured first and counts toward the training time.
+var sample = data.Train.Where((_, i) => i % Math.Max(1, data.Train.Count / 48) == 0).Take(48)
+    .Select(r => (ReadOnlyMemory<byte>)FileWindowReader.Read(r.Path)).ToList();
+var measured = new Dictionary<int, (BGptThroughput Speed, PhaseResult Phase)>();
+(BGptRecipe Recipe, List<PhaseResult> Phases) Plan(int? window)
+{
+    var config = BGptAutoRecipe.ChooseConfig(data.TrainLengths, data.Classes.Count, window);
+    var phases = new List<PhaseResult>();
+    if (!measured.TryGetValue(config.MaxTokens, out var m))
+    {
+        var log = new List<PhaseResult>();
+        var speed = PhaseMeter.Run("measure", log, () => BGptAutoRecipe.MeasureThroughput(config, sample, data.Classes.Count, threads: a.Threads));
+        Console.WriteLine($"  throughput at {config.MaxTokens} B: pretraining {speed.PretrainTokensPerSecond:F0}, fine-tuning {speed.FineTuneTokensPerSecond:F0} tokens/s");
+        measured[config.MaxTokens] = m = (speed, log[0]);
+    }
+    phases.Add(m.Phase);
+    var recipe = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget - m.Phase.Wall, m.Speed, window);
+    Console.WriteLine($"  recipe: {recipe.Rationale}");
+    return (recipe, phases);
+}
+RunResult Train(string name, BGptRecipe recipe, List<PhaseResult> extra, string? checkpoint = null)
+{
+    Console.WriteLine($"{name}:");
+    var r = RecipeRunner.Run(ml, name, recipe, train, test, work, a.Threads, checkpoint);
+    r.Phases.InsertRange(0, extra);
+    return r;
+}
+
+BGptRecipe? main = null;
+string mainName = "";
+if (a.Recipe is "auto" or "both")
+{
+    var (recipe, phases) = Plan(null);
+    results.Add(Train("bGPT Auto", recipe, phases));
+    (main, mainName) = (recipe, "bGPT Auto");
+}
+if (a.Recipe is "tuned" or "both")
+{
+    var tuned = TunedRecipes.Window(data.Name);
+    var (recipe, phases) = Plan(tuned?.Window);
+    var r = Train("bGPT tuned", recipe, phases);
+    results.Add(r with { Description = (tuned is null ? "no per-dataset recipe: Auto. " : tuned.Value.Why + ". ") + r.Description });
+    (main, mainName) = (recipe, "bGPT tuned");
+}
+
+// 3. Ablations around the last recipe: no pretraining; pretrained features + LightGbm; Head instead of HeadTail windows.
+if (a.Ablations && main is not null)
+{
+    // The main recipe with and without generative pretraining (one epoch is forced when the budget skipped it).
+    var fresh = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget, measured[main.WindowBytes].Speed, main.WindowBytes);
+    var checkpoint = Path.Combine(work, "ablation-lm.pth");
+    var withPre = fresh with
+    {
+        Pretraining = main.Pretraining ?? BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, TimeSpan.FromHours(10),
+            measured[main.WindowBytes].Speed, main.WindowBytes).Pretraining,
+        Classifier = Copy(fresh.Classifier, main.Classifier.Epochs, lr: 1e-3),
+    };
+    withPre.Pretraining!.Epochs = Math.Max(1, main.Pretraining?.Epochs ?? 1);
+    var noPre = fresh with { Pretraining = null, Classifier = Copy(fresh.Classifier, main.Classifier.Epochs, lr: 5e-4) };
+    if (main.Pretraining is null) ablations.Add(results.Last() with { Name = $"{mainName} (no pretraining: the budget skipped it)" });
+    else ablations.Add(Train("no pretraining (fine-tuning from random init, same epochs)", noPre, new()) with { Description = "same config and fine-tuning epochs, random initialisation" });
+    var pre = Train("ablation-lm", withPre, new());
+    ablations.Add(pre with { Name = $"{withPre.Pretraining.Epochs} pretraining epoch(s) + the same fine-tuning", Description = "generative pretraining on the training bytes, then the same fine-tuning epochs" });
+    File.Copy(Path.Combine(work, "ablation-lm-lm.pth"), checkpoint, overwrite: true);
+    if (File.Exists(checkpoint))
+    {
+        foreach (var trunc in new[] { TruncationStrategy.HeadTail, TruncationStrategy.Head })
+        {
+            var phases = new List<PhaseResult>();
+            var pipeline = ml.Transforms.FeaturizeBGpt(new BGptFeaturizerOptions
+            {
+                CheckpointPath = checkpoint, OutputColumnName = "BGptFeatures", ExtensionColumnName = RecipeRunner.ExtensionColumn,
+                Truncation = trunc, Threads = a.Threads,
+            }).AppendCacheCheckpoint(ml).Append(ByteStatsBaseline.LightGbmOn(ml, "BGptFeatures"));
+            var model = PhaseMeter.Run("train", phases, () => pipeline.Fit(train));
+            var m = PhaseMeter.Run("predict", phases, () => ClassMetrics.FromScored(model.Transform(test)));
+            Console.WriteLine($"  featurizer {trunc} + LightGbm: accuracy {m.Accuracy:P2}");
+            ablations.Add(new RunResult($"pretrained FeaturizeBGpt ({trunc}) + LightGbm", "same pretrained checkpoint, mean patch features, LightGbm as the baseline", m, phases));
+        }
+        // (A Head-window fine-tune is the same as above with Head truncation; left out of the short runs for time.)
+    }
+}
+
+ReportWriter.Write(a, data, results, ablations);
+return;
+
+static BGptClassifierOptions Copy(BGptClassifierOptions o, int epochs, double lr, bool head = false) => new()
+{
+    Config = o.Config, Epochs = epochs, BatchSize = o.BatchSize, LearningRate = lr, WarmupFraction = o.WarmupFraction,
+    TrainTruncation = head ? TruncationStrategy.Head : o.TrainTruncation, EvalTruncation = head ? TruncationStrategy.Head : o.EvalTruncation,
+    ValidationFraction = o.ValidationFraction, EarlyStoppingPatience = o.EarlyStoppingPatience, Seed = o.Seed,
+};

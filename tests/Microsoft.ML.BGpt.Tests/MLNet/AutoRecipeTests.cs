@@ -1,0 +1,75 @@
+using FluentAssertions;
+using Microsoft.ML.BGpt;
+using Xunit;
+
+namespace Microsoft.ML.BGpt.Tests.MLNet;
+
+/// <summary>BGptAutoRecipe: the choices it reads off the data and the budget (no training; fixed throughput).</summary>
+public class AutoRecipeTests
+{
+    private static readonly BGptThroughput Speed = new(4_000, 30_000);
+
+    private static List<long> Lengths(int count, long length) => Enumerable.Repeat(length, count).ToList();
+
+    [Fact]
+    public void Window_covers_the_90th_percentile_file()
+    {
+        BGptAutoRecipe.CoveringWindow(Lengths(100, 800)).Should().Be(1024);
+        BGptAutoRecipe.CoveringWindow(Lengths(100, 1862)).Should().Be(2048);
+        BGptAutoRecipe.CoveringWindow(Lengths(100, 8044)).Should().Be(8192);
+        BGptAutoRecipe.CoveringWindow(Lengths(100, 100)).Should().Be(BGptAutoRecipe.MinWindow);
+        BGptAutoRecipe.CoveringWindow(Lengths(100, 60_000)).Should().Be(BGptAutoRecipe.MaxWindow);
+        var mixed = Lengths(95, 500).Concat(Lengths(5, 50_000)).ToList();
+        BGptAutoRecipe.CoveringWindow(mixed).Should().Be(1024, "the longest 10% do not set the window");
+    }
+
+    [Fact]
+    public void Config_uses_wider_patches_for_long_windows_and_a_small_model()
+    {
+        var small = BGptAutoRecipe.ChooseConfig(Lengths(1000, 1800), classes: 10);
+        small.PatchSize.Should().Be(16);
+        small.MaxTokens.Should().Be(2048);
+        small.HiddenSize.Should().Be(128);
+        var audio = BGptAutoRecipe.ChooseConfig(Lengths(1000, 8044), classes: 10);
+        audio.PatchSize.Should().Be(32);
+        audio.PatchLength.Should().Be(256);
+        BGptAutoRecipe.ChooseConfig(Lengths(6000, 1000), classes: 10).HiddenSize.Should().Be(256);
+    }
+
+    [Fact]
+    public void Epochs_scale_with_the_budget()
+    {
+        var lengths = Lengths(1000, 1000);
+        var short_ = BGptAutoRecipe.Create(lengths, 8, TimeSpan.FromMinutes(5), Speed);
+        var long_ = BGptAutoRecipe.Create(lengths, 8, TimeSpan.FromMinutes(15), Speed);
+        long_.Classifier.Epochs.Should().BeGreaterThan(short_.Classifier.Epochs);
+        long_.Pretraining.Should().NotBeNull();
+        long_.Pretraining!.Epochs.Should().BeGreaterThanOrEqualTo(1);
+        long_.Pretraining.Config.Should().BeSameAs(long_.Config);
+        long_.Classifier.EvalTruncation.Should().Be(TruncationStrategy.HeadTail);
+        long_.Classifier.ValidationFraction.Should().BeGreaterThan(0, "early stopping uses training files, never the test split");
+        long_.Rationale.Should().Contain("fine-tuning epochs");
+    }
+
+    [Fact]
+    public void A_tight_budget_halves_the_window_of_long_files_only_and_then_skips_pretraining()
+    {
+        var lengths = Lengths(3000, 30_000);
+        var recipe = BGptAutoRecipe.Create(lengths, 27, TimeSpan.FromMinutes(2), Speed);
+        recipe.WindowBytes.Should().Be(2048, "files longer than any window are cut to head + tail, down to 2 KiB");
+        recipe.Classifier.TrainTruncation.Should().Be(TruncationStrategy.HeadTail, "files are longer than the window");
+        recipe.Rationale.Should().Contain("halved");
+        var tiny = BGptAutoRecipe.Create(Lengths(3000, 1862), 10, TimeSpan.FromSeconds(30), Speed);
+        tiny.Pretraining.Should().BeNull();
+        tiny.WindowBytes.Should().Be(2048, "halving would cut every 1,862-byte file, so the epochs shrink instead");
+    }
+
+    [Fact]
+    public void A_fixed_window_is_kept_and_bad_input_is_refused()
+    {
+        BGptAutoRecipe.Create(Lengths(100, 5000), 4, TimeSpan.FromMinutes(1), Speed, windowBytes: 4096).WindowBytes.Should().Be(4096);
+        FluentActions.Invoking(() => BGptAutoRecipe.Create(new List<long>(), 4, TimeSpan.FromMinutes(1))).Should().Throw<ArgumentException>();
+        FluentActions.Invoking(() => BGptAutoRecipe.Create(Lengths(10, 10), 1, TimeSpan.FromMinutes(1))).Should().Throw<ArgumentException>();
+        FluentActions.Invoking(() => BGptAutoRecipe.Create(Lengths(10, 10), 2, TimeSpan.Zero)).Should().Throw<ArgumentException>();
+    }
+}
