@@ -21,7 +21,7 @@ public sealed class Block : nn.Module
 
     public Tensor forward(Tensor x, Tensor? keyMask, KvCache? cache, int layer) // [B, T, H] -> [B, T, H]
     {
-        x = x + attn.forward(ln_1.forward(x), keyMask, cache, layer);
-        return x + mlp.forward(ln_2.forward(x));
+        x = Ops.Add(x, attn.forward(ln_1.forward(x), keyMask, cache, layer));
+        return Ops.Add(x, mlp.forward(ln_2.forward(x)));
     }
 }

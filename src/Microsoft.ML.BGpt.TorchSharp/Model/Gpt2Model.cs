@@ -46,8 +46,8 @@ public sealed class Gpt2Model : nn.Module
         long past = cache?.Length ?? 0, t = inputsEmbeds.shape[1];
         if (past + t > Positions)
             throw new ArgumentException($"Sequence of {past + t} positions exceeds the model's {Positions} learned positions.");
-        using var positions = arange(past, past + t, dtype: ScalarType.Int64, device: inputsEmbeds.device);
-        var x = F.dropout(inputsEmbeds + wpe.forward(positions), _dropout, training);
+        using var positions = wpe.weight!.narrow(0, past, t);                  // rows past..past + t - 1: [T, H]
+        var x = F.dropout(Ops.Add(inputsEmbeds, positions), _dropout, training);
         for (int i = 0; i < h.Count; i++) x = h[i].forward(x, keyMask, cache, i);
         return ln_f.forward(x);
     }

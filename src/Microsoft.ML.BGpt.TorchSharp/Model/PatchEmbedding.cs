@@ -24,12 +24,26 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    // Row offsets i * 257 of the bytes of a patch; made once, outside any dispose scope (not a registered buffer).
+    private Tensor? _offsets;
+
+    private Tensor Offsets(Device device)
+    {
+        if (_offsets is null || _offsets.device != device)
+        {
+            _offsets?.Dispose();
+            long vocab = weight.shape[0] / _patchSize;
+            _offsets = tensor(Enumerable.Range(0, _patchSize).Select(i => i * vocab).ToArray(), device: device).DetachFromDisposeScope();
+        }
+        return _offsets;
+    }
+
     public override Tensor forward(Tensor patches) // [B, N, P] int64 tokens -> [B, N, H]
     {
         long b = patches.shape[0], n = patches.shape[1], h = weight.shape[1];
-        using var offsets = arange(0, weight.shape[0], weight.shape[0] / _patchSize, dtype: ScalarType.Int64, device: patches.device); // i * 257
-        using var rows = (patches + offsets).view(-1);                          // [B * N * P]
+        using var rows = Ops.Add(patches, Offsets(patches.device)).view(-1);      // [B * N * P]
         using var gathered = weight.index_select(0, rows).view(b, n, _patchSize, h); // [B, N, P, H]
-        return gathered.sum(2) + bias;
+        using var summed = gathered.sum(2);
+        return Ops.Add(summed, bias);
     }
 }
