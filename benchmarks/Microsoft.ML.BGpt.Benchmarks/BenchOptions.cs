@@ -15,6 +15,9 @@ internal sealed record BenchOptions
     /// <summary>Configurations to run (comma-separated): paper, small. Default both.</summary>
     public HashSet<string> Configs { get; init; } = new(StringComparer.OrdinalIgnoreCase) { "paper", "small" };
 
+    /// <summary>OMP_WAIT_POLICY for libtorch in this process: passive (default here) or default (leave it unset).</summary>
+    public string OmpWaitPolicy { get; init; } = "passive";
+
     /// <summary>torch.set_num_threads at start (default: libtorch's own choice).</summary>
     public int? TorchThreads { get; init; }
 
@@ -47,6 +50,7 @@ internal sealed record BenchOptions
                 "--only" => o with { Only = Set(Next()) },
                 "--configs" => o with { Configs = Set(Next()) },
                 "--probe" => o with { Probe = Next() },
+                "--omp-wait-policy" => o with { OmpWaitPolicy = Next() },
                 "--torch-threads" => o with { TorchThreads = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                 "--leak-predictions" => o with { LeakPredictionsOverride = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture) },
                 "-h" or "--help" => throw new HelpRequested(),
@@ -64,6 +68,7 @@ internal sealed record BenchOptions
           --out PATH              markdown output (default docs/benchmarks.md)
           --only LIST             families: matmul,forward,throughput,lm,generation,training,memory,diagnostics
           --configs LIST          paper,small (default both)
+          --omp-wait-policy P     passive (default) or default: OpenMP wait policy of libtorch in this process
           --torch-threads N       torch.set_num_threads(N) first (default: libtorch's choice)
           --leak-predictions N    predictions of the no-growth check (default 10000; 2000 with --quick)
         """;

@@ -77,9 +77,9 @@ internal static class DiagnosticsBench
     {
         var variants = new (string Name, Dictionary<string, string> Env, string[] Args)[]
         {
-            ("default (OMP active wait, threads = cores)", new(), []),
-            ("OMP_WAIT_POLICY=PASSIVE", new() { ["OMP_WAIT_POLICY"] = "PASSIVE" }, []),
-            ("torch.set_num_threads(1)", new(), ["--torch-threads", "1"]),
+            ("libtorch default (OMP_WAIT_POLICY unset, threads = cores)", new() { ["OMP_WAIT_POLICY"] = "default" }, []),
+            ("OMP_WAIT_POLICY=PASSIVE", new() { ["OMP_WAIT_POLICY"] = "passive" }, []),
+            ("libtorch default + torch.set_num_threads(1)", new() { ["OMP_WAIT_POLICY"] = "default" }, ["--torch-threads", "1"]),
         };
         foreach (var (name, env, args) in variants)
         {

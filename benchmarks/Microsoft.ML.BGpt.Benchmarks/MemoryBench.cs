@@ -94,6 +94,13 @@ internal static class MemoryBench
             psi.ArgumentList.Add(a);
         if (o.Quick) psi.ArgumentList.Add("--quick");
         foreach (var a in extraArgs) psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add("--omp-wait-policy");
+        psi.ArgumentList.Add(o.OmpWaitPolicy);
+        if (env.Remove("OMP_WAIT_POLICY", out var policy))
+        {
+            psi.Environment.Remove("OMP_WAIT_POLICY");
+            psi.ArgumentList[^1] = policy;
+        }
         foreach (var (key, value) in env) psi.Environment[key] = value;
         var sw = Stopwatch.StartNew();
         using var process = Process.Start(psi)!;

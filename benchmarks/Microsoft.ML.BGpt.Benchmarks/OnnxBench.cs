@@ -93,7 +93,7 @@ internal static class OnnxBench
         }
 
         // ---- throughput over the mixed real files: Transform + cursor ----
-        var files = o.Quick ? data.Subset(3) : data.Files;
+        var files = o.Quick ? data.Subset(6) : data.Files;
         var view = ml.Data.LoadFromEnumerable(files.Select(f => new PathRow { Path = f }).ToList());
         long encoded = files.Sum(f => Flops.EncodedBytes(c, new FileInfo(f).Length));
         double flop = files.Sum(f => Flops.PatchDecoderForward(c, 1, Flops.Patches(c, new FileInfo(f).Length)));

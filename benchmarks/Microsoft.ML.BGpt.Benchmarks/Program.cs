@@ -12,6 +12,8 @@ try { o = BenchOptions.Parse(args); }
 catch (HelpRequested) { Console.WriteLine(BenchOptions.Usage); return 0; }
 catch (ArgumentException e) { Console.Error.WriteLine(e.Message); Console.Error.WriteLine(BenchOptions.Usage); return 2; }
 
+// OpenMP (libtorch's thread pool) reads its wait policy once, when libtorch loads: set it before the first torch call.
+var ompPolicy = NativeEnvironment.ApplyOmpWaitPolicy(o.OmpWaitPolicy);
 if (o.TorchThreads is { } torchThreads) set_num_threads(torchThreads);
 if (o.Probe is not null) return MemoryBench.RunProbe(o);
 
@@ -22,6 +24,7 @@ var data = SampleData.Load(scratch);
 var configs = new[] { "small", "paper" }.Where(o.Configs.Contains).ToList();
 
 DescribeEnvironment(report, o);
+report.Environment.Add($"OpenMP wait policy of this process (TorchSharp rows): {ompPolicy}. The diagnostics rows compare it with libtorch's default in child processes.");
 foreach (var line in report.Environment) Console.WriteLine(line);
 Console.WriteLine();
 Console.WriteLine(Report.Header);
@@ -77,6 +80,23 @@ static void DescribeEnvironment(Report report, BenchOptions o)
                            $"ONNX Runtime {Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetVersionString()} (default session options: all graph optimizations, intra-op threads = physical cores); " +
                            $"ML.NET {typeof(Microsoft.ML.MLContext).Assembly.GetName().Version}.");
     report.Environment.Add("Weights: random (seeded), saved as original-layout .pth checkpoints; inputs: the start of a real file from benchmarks/data (1,024 and 8,192 bytes), and the 53 mixed files there (see benchmarks/data/SOURCE.md).");
+}
+
+/// <summary>Native environment variables (.NET's Environment.SetEnvironmentVariable does not reach native code on Unix).</summary>
+internal static class NativeEnvironment
+{
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setenv")]
+    private static extern int SetEnv(string name, string value, int overwrite);
+
+    /// <summary>Sets OMP_WAIT_POLICY for libtorch's OpenMP unless the user set it; returns what is in force.</summary>
+    public static string ApplyOmpWaitPolicy(string policy)
+    {
+        var existing = System.Environment.GetEnvironmentVariable("OMP_WAIT_POLICY");
+        if (!string.IsNullOrEmpty(existing)) return $"OMP_WAIT_POLICY={existing} (from the environment)";
+        if (policy.Equals("default", StringComparison.OrdinalIgnoreCase) || !OperatingSystem.IsLinux()) return "libtorch's default (OMP_WAIT_POLICY unset)";
+        SetEnv("OMP_WAIT_POLICY", policy.ToUpperInvariant(), 1);
+        return $"OMP_WAIT_POLICY={policy.ToUpperInvariant()} (set by the benchmark: --omp-wait-policy default to measure libtorch's default)";
+    }
 }
 
 /// <summary>The targets, evaluated on this run's rows.</summary>

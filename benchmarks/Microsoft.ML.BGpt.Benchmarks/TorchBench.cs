@@ -57,7 +57,7 @@ internal static class TorchBench
                         Flops.ClassifierForward(c, 1, Flops.Patches(c, bytes), BenchModel.Labels.Count), OnnxBench.Rate(1, bytes, t.Median), notes));
                 }
 
-            var files = o.Quick ? data.Subset(3) : data.Files;
+            var files = o.Quick ? data.Subset(6) : data.Files;
             long encoded = files.Sum(f => Flops.EncodedBytes(c, new FileInfo(f).Length));
             double flop = files.Sum(f => Flops.ClassifierForward(c, 1, Flops.Patches(c, new FileInfo(f).Length), BenchModel.Labels.Count));
             foreach (var (precision, model) in o.Quick ? new[] { ("fp32", fp32) } : new[] { ("fp32", fp32), ("bf16", bf16) })
