@@ -36,7 +36,7 @@ internal static class MemoryBench
     {
         foreach (var p in Probes.Where(p => configs.Contains(p.Config)))
         {
-            if (o.Quick && p.Name is "ort-fp32-file" or "train-bf16") continue;
+            if (o.Quick && p.Name is "train-bf16") continue;
             var m = BenchModel.Prepare(p.Config);
             if (p.Name.EndsWith("-file", StringComparison.Ordinal)) ExportFeatures(m, p.Name.Contains("int8"));
             var r = Child(o, p.Name, p.Config);
@@ -62,7 +62,7 @@ internal static class MemoryBench
         }
     }
 
-    private static string Mb(long bytes) => $"{bytes / 1048576.0:N0} MB";
+    private static string Mb(long bytes) => $"{bytes / 1e6:N0} MB";
 
     private static string ExportedPath(BenchModel m, bool int8) => Path.Combine(m.Folder, int8 ? "features-int8.onnx" : "features-fp32.onnx");
 
@@ -156,9 +156,7 @@ internal static class MemoryBench
         using var engine = ml.Model.CreatePredictionEngine<OnnxBench.PathRow, OnnxBench.FeaturesRow>(model);
         var input = new OnnxBench.PathRow { Path = data.Input8K };
         engine.Predict(input);
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
+        Release();
         _peakBeforeReset = Measure.PeakWorkingSet();
         bool reset = Measure.ResetPeak();
         for (int i = 0; i < 4; i++) engine.Predict(input);
@@ -167,6 +165,14 @@ internal static class MemoryBench
     }
 
     private static long _peakBeforeReset;
+
+    /// <summary>Collects and hands freed managed memory back to the OS (the checkpoint and ONNX bytes of the load).</summary>
+    private static void Release()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
 
     /// <summary>The process's overall peak, including what was seen before a reset.</summary>
     private static long MaxPeak() => Math.Max(_peakBeforeReset, Measure.PeakWorkingSet());
@@ -179,8 +185,7 @@ internal static class MemoryBench
         using (inference_mode())
         {
             using (var s = NewDisposeScope()) model.forward(TorchBench.Tokens(data.Input8K, m.Config));
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
+            Release();
             _peakBeforeReset = Measure.PeakWorkingSet();
             bool reset = Measure.ResetPeak();
             for (int i = 0; i < 4; i++)

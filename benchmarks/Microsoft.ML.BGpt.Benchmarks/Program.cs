@@ -162,18 +162,18 @@ internal static class Targets
         {
             long? peak = r.Values.TryGetValue(key, out var v) ? (long)v : null;
             long? serving = r.Values.TryGetValue(key + ".serving", out var s) ? (long)s : null;
-            Line($"inference of the 110M model < 1.2 GB peak working set: {what}", peak is null ? "—" : $"peak {peak / 1048576.0:N0} MB" + (serving is null ? "" : $" (after load: {serving / 1048576.0:N0} MB)"),
+            Line($"inference of the 110M model < 1.2 GB peak working set: {what}", peak is null ? "—" : $"peak {peak / 1e6:N0} MB" + (serving is null ? "" : $" (while serving, after load: {serving / 1e6:N0} MB)"),
                 peak is null ? null : peak < 1.2e9, peak is null ? null : $"{peak / 1.2e9:0.00}× the budget");
         }
         foreach (var (key, what) in new[] { ("memory.train-fp32", "fp32"), ("memory.train-bf16", "bf16 mixed") })
         {
             long? peak = r.Values.TryGetValue(key, out var v) ? (long)v : null;
-            Line($"training < 4 GB at batch 8 of 1 KB ({what})", peak is null ? "—" : $"peak {peak / 1048576.0:N0} MB", peak is null ? null : peak < 4e9);
+            Line($"training < 4 GB at batch 8 of 1 KB ({what})", peak is null ? "—" : $"peak {peak / 1e6:N0} MB", peak is null ? null : peak < 4e9, peak is null ? null : $"{peak / 4e9:0.00}× the budget");
         }
         {
             long? growth = r.Values.TryGetValue("memory.leak.growth", out var g) ? (long)g : null;
-            Line("no growth over 10,000 predictions", growth is null ? "—" : (string)r.Values["memory.leak.notes"], growth is null ? null : growth < 20 * 1048576L,
-                growth is null ? null : $"grew {growth / 1048576.0:0.0} MB");
+            Line("no growth over 10,000 predictions (--quick: 2,000)", growth is null ? "—" : (string)r.Values["memory.leak.notes"], growth is null ? null : growth < 20 * 1048576L,
+                growth is null ? null : $"grew {growth / 1e6:0.0} MB");
         }
         return sb.ToString();
     }
