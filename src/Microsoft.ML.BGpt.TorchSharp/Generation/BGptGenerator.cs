@@ -88,7 +88,7 @@ public sealed class BGptGenerator
         {
             using var scope = NewDisposeScope();
             var logits = head.forward(step, cache);                                           // [1, T, 257]
-            var probs = nn.functional.softmax(logits[0, -1], 0).data<float>().ToArray();
+            var probs = nn.functional.softmax(logits[0, -1].to_type(ScalarType.Float32), 0).data<float>().ToArray(); // bf16-safe
             OnStepProbabilities?.Invoke(probs);
             int token = Sampler.Sample(probs, options, random);
             result.Add(token);

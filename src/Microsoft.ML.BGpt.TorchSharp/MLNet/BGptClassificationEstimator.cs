@@ -64,6 +64,7 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
 
         var onnx = BGptOnnxExporter.Export(ModelWeights.Export(model), model.Config,
             new BGptOnnxOptions { Head = OnnxHead.Classifier, Truncation = _options.EvalTruncation, Labels = labels });
+        if (_options.QuantizeInference) onnx = OnnxQuantizer.QuantizeDynamic(onnx);
         return Serving(onnx, labels).Fit(input);
     }
 

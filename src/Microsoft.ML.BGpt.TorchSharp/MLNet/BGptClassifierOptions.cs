@@ -40,6 +40,9 @@ public class BGptClassifierOptions : ClassifierTrainingOptions
     /// <summary>ONNX Runtime intra-op threads of the fitted model; null (default) lets ONNX Runtime decide.</summary>
     public int? InferenceThreads { get; set; }
 
+    /// <summary>Serve the fitted model as an int8 graph (dynamic quantization): about 3x faster, slightly less exact. Default false.</summary>
+    public bool QuantizeInference { get; set; }
+
     /// <summary>Receives progress after every optimizer step (epoch, step, loss, learning rate, validation accuracy, bytes/s, ETA).</summary>
     public IProgress<TrainingProgress>? Progress { get; set; }
 

@@ -61,6 +61,9 @@ public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
         return checkpoint;
     }
 
+    /// <summary>The graph as served: int8 when <paramref name="quantize"/> is set.</summary>
+    private protected static byte[] Served(byte[] onnx, bool quantize) => quantize ? OnnxQuantizer.QuantizeDynamic(onnx) : onnx;
+
     private protected static void CheckTruncation(TruncationStrategy t, string component)
     {
         if (t == TruncationStrategy.RandomCrop)
@@ -105,7 +108,7 @@ public sealed class BGptFeaturizerEstimator : BGptOnnxEstimator
                 MaxWindows = _options.MaxWindows,
                 Source = _options.CheckpointPath,
             });
-        return (onnx, new[] { (BGptOnnxExporter.FeaturesOutput, _options.OutputColumnName) });
+        return (Served(onnx, _options.Quantize), new[] { (BGptOnnxExporter.FeaturesOutput, _options.OutputColumnName) });
     }
 }
 
@@ -131,6 +134,6 @@ public sealed class BGptBitsPerByteEstimator : BGptOnnxEstimator
             throw new BGptCheckpointException(_options.CheckpointPath, "ScoreBitsPerByte needs a language-model checkpoint (with a byte-level decoder); this is a classifier.");
         var onnx = BGptOnnxExporter.Export(checkpoint.Weights, checkpoint.Config,
             new BGptOnnxOptions { Head = OnnxHead.BitsPerByte, Truncation = _options.Truncation, Source = _options.CheckpointPath });
-        return (onnx, new[] { (BGptOnnxExporter.BitsPerByteOutput, _options.OutputColumnName) });
+        return (Served(onnx, _options.Quantize), new[] { (BGptOnnxExporter.BitsPerByteOutput, _options.OutputColumnName) });
     }
 }
