@@ -3,7 +3,11 @@ namespace Microsoft.ML.BGpt;
 /// <summary>Options of <c>mlContext.Transforms.FeaturizeBGpt</c>.</summary>
 public sealed class BGptFeaturizerOptions
 {
-    /// <summary>A pretrained bGPT checkpoint: the original's <c>.pth</c> (LM or classifier) or <c>.safetensors</c>. Required.</summary>
+    /// <summary>
+    /// A pretrained bGPT checkpoint: the original's <c>.pth</c> (LM or classifier) or <c>.safetensors</c>; or an <c>.onnx</c>
+    /// graph exported by <c>bgpt export-onnx</c> (served as exported: its truncation and pooling apply, and serving needs
+    /// less memory). Required.
+    /// </summary>
     public string CheckpointPath { get; set; } = "";
 
     /// <summary>Output column: <c>Vector&lt;float&gt;</c> of the hidden size. Default "Features".</summary>
@@ -60,7 +64,10 @@ public sealed class BGptFeaturizerOptions
 /// <summary>Options of <c>mlContext.Transforms.ScoreBitsPerByte</c>.</summary>
 public sealed class BGptBitsPerByteOptions
 {
-    /// <summary>A bGPT language-model checkpoint (<c>.pth</c> or <c>.safetensors</c>, with the byte-level decoder). Required.</summary>
+    /// <summary>
+    /// A bGPT language-model checkpoint (<c>.pth</c> or <c>.safetensors</c>, with the byte-level decoder), or an <c>.onnx</c>
+    /// graph exported with the bits-per-byte head (<c>bgpt export-onnx --head bpb</c>). Required.
+    /// </summary>
     public string CheckpointPath { get; set; } = "";
 
     /// <summary>

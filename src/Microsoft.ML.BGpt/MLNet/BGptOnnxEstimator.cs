@@ -61,6 +61,19 @@ public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
         return checkpoint;
     }
 
+    /// <summary>
+    /// A graph already exported (<c>bgpt export-onnx</c> or <see cref="BGptOnnxExporter"/>): served as it is, which avoids
+    /// holding the checkpoint and the export in memory (the 110M model then serves under 1.2 GB). Its head, truncation and
+    /// pooling are the ones it was exported with.
+    /// </summary>
+    private protected static bool IsExportedGraph(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
+    private protected static byte[] ReadGraph(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"ONNX graph '{path}' not found.", path);
+        return File.ReadAllBytes(path);
+    }
+
     /// <summary>The graph as served: int8 when <paramref name="quantize"/> is set.</summary>
     private protected static byte[] Served(byte[] onnx, bool quantize) => quantize ? OnnxQuantizer.QuantizeDynamic(onnx) : onnx;
 
@@ -97,6 +110,8 @@ public sealed class BGptFeaturizerEstimator : BGptOnnxEstimator
 
     private protected override (byte[], IReadOnlyList<(string, string)>) Export()
     {
+        if (IsExportedGraph(_options.CheckpointPath))
+            return (Served(ReadGraph(_options.CheckpointPath), _options.Quantize), new[] { (BGptOnnxExporter.FeaturesOutput, _options.OutputColumnName) });
         var checkpoint = LoadCheckpoint(_options.CheckpointPath, "FeaturizeBGpt");
         var onnx = BGptOnnxExporter.Export(checkpoint.Weights, checkpoint.Config,
             new BGptOnnxOptions
@@ -129,6 +144,8 @@ public sealed class BGptBitsPerByteEstimator : BGptOnnxEstimator
 
     private protected override (byte[], IReadOnlyList<(string, string)>) Export()
     {
+        if (IsExportedGraph(_options.CheckpointPath))
+            return (Served(ReadGraph(_options.CheckpointPath), _options.Quantize), new[] { (BGptOnnxExporter.BitsPerByteOutput, _options.OutputColumnName) });
         var checkpoint = LoadCheckpoint(_options.CheckpointPath, "ScoreBitsPerByte");
         if (checkpoint.Kind != BGptCheckpointKind.LanguageModel)
             throw new BGptCheckpointException(_options.CheckpointPath, "ScoreBitsPerByte needs a language-model checkpoint (with a byte-level decoder); this is a classifier.");
