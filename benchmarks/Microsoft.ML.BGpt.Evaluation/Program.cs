@@ -40,10 +40,12 @@ var budget = TimeSpan.FromMinutes(a.BudgetMinutes);
 //    configuration is measured first and counts toward the training time.
 var sample = data.Train.Where((_, i) => i % Math.Max(1, data.Train.Count / 48) == 0).Take(48)
     .Select(r => (ReadOnlyMemory<byte>)FileWindowReader.Read(r.Path)).ToList();
+var stride = BGptAutoRecipe.DetectRecordStride(sample);
+Console.WriteLine($"  record stride: {(stride is { } st ? $"{st} B (patch size)" : "none")}");
 var measured = new Dictionary<int, (BGptThroughput Speed, PhaseResult Phase)>();
 (BGptRecipe Recipe, List<PhaseResult> Phases) Plan(int? window)
 {
-    var config = BGptAutoRecipe.ChooseConfig(data.TrainLengths, data.Classes.Count, window);
+    var config = BGptAutoRecipe.ChooseConfig(data.TrainLengths, data.Classes.Count, window, stride);
     var phases = new List<PhaseResult>();
     if (!measured.TryGetValue(config.MaxTokens, out var m))
     {
@@ -53,7 +55,7 @@ var measured = new Dictionary<int, (BGptThroughput Speed, PhaseResult Phase)>();
         measured[config.MaxTokens] = m = (speed, log[0]);
     }
     phases.Add(m.Phase);
-    var recipe = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget - m.Phase.Wall, m.Speed, window);
+    var recipe = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget - m.Phase.Wall, m.Speed, window, recordStride: stride);
     Console.WriteLine($"  recipe: {recipe.Rationale}");
     return (recipe, phases);
 }
@@ -86,12 +88,12 @@ if (a.Recipe is "tuned" or "both")
 if (a.Ablations && main is not null)
 {
     // The main recipe with and without generative pretraining (one epoch is forced when the budget skipped it).
-    var fresh = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget, measured[main.WindowBytes].Speed, main.WindowBytes);
+    var fresh = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget, measured[main.WindowBytes].Speed, main.WindowBytes, recordStride: stride);
     var checkpoint = Path.Combine(work, "ablation-lm.pth");
     var withPre = fresh with
     {
         Pretraining = main.Pretraining ?? BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, TimeSpan.FromHours(10),
-            measured[main.WindowBytes].Speed, main.WindowBytes).Pretraining,
+            measured[main.WindowBytes].Speed, main.WindowBytes, recordStride: stride).Pretraining,
         Classifier = Copy(fresh.Classifier, main.Classifier.Epochs, lr: 1e-3),
     };
     withPre.Pretraining!.Epochs = Math.Max(1, main.Pretraining?.Epochs ?? 1);

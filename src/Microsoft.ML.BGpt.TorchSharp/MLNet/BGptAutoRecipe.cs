@@ -37,18 +37,68 @@ public static class BGptAutoRecipe
 
     /// <summary>
     /// The architecture for data with these file lengths: a window that covers 90% of the files (a power of two,
-    /// 512 to 8192 bytes), 16-byte patches up to 4 KiB windows and 32-byte patches beyond (at most 256 patches),
-    /// hidden size 128 (256 from 5,000 training files), 3 patch-level layers and 1 byte-level layer.
+    /// 512 to 8192 bytes), patches of the files' record stride when they have one (<see cref="DetectRecordStride"/>:
+    /// image rows, fixed-size records), else 16-byte patches up to 4 KiB windows and 32-byte patches beyond (at most
+    /// 256 patches), hidden size 128 (256 from 5,000 training files), 3 patch-level layers and 1 byte-level layer.
     /// </summary>
-    public static BGptConfig ChooseConfig(IReadOnlyList<long> fileLengths, int classes, int? windowBytes = null)
+    public static BGptConfig ChooseConfig(IReadOnlyList<long> fileLengths, int classes, int? windowBytes = null, int? recordStride = null)
     {
         ArgumentNullException.ThrowIfNull(fileLengths);
         if (fileLengths.Count == 0) throw new ArgumentException("No training files.", nameof(fileLengths));
         if (classes < 2) throw new ArgumentException($"Classification needs at least two classes (got {classes}).", nameof(classes));
+        if (recordStride is < MinStride or > MaxStride)
+            throw new ArgumentOutOfRangeException(nameof(recordStride), recordStride, $"A record stride must be in [{MinStride}, {MaxStride}].");
         int window = windowBytes ?? CoveringWindow(fileLengths);
-        int patchSize = window <= 4096 ? 16 : 32;
+        int patchSize = recordStride ?? (window <= 4096 ? 16 : 32);
         int hidden = fileLengths.Count >= 5000 ? 256 : 128;
-        return BGptConfig.Create(patchSize: patchSize, patchLength: window / patchSize, hiddenSize: hidden, patchNumLayers: 3, byteNumLayers: 1);
+        return BGptConfig.Create(patchSize: patchSize, patchLength: (window + patchSize - 1) / patchSize, hiddenSize: hidden, patchNumLayers: 3, byteNumLayers: 1);
+    }
+
+    /// <summary>Shortest and longest record stride <see cref="DetectRecordStride"/> reports (and a patch may have).</summary>
+    public const int MinStride = 8, MaxStride = 64;
+
+    /// <summary>
+    /// The byte stride of fixed-size records that most of <paramref name="sample"/> share (the row length of raw
+    /// images, the record size of binary tables), or null. Per file: the lag in [<see cref="MinStride"/>,
+    /// <see cref="MaxStride"/>] whose byte-value autocorrelation stands out most above its two neighbours (by at least
+    /// 0.1, at a correlation of at least 0.2); a stride is reported when at least half of the files of 256 bytes or
+    /// more agree on it. Making it the patch size lines each patch up with one record, so every byte keeps its place
+    /// in the patch. Text, compressed data and audio have no such stride.
+    /// </summary>
+    public static int? DetectRecordStride(IReadOnlyList<ReadOnlyMemory<byte>> sample)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var votes = new int[MaxStride + 1];
+        int used = 0;
+        foreach (var file in sample)
+        {
+            var x = file.Span;
+            int n = Math.Min(x.Length, 1 << 16);
+            if (n < 256) continue;
+            used++;
+            double mean = 0, variance = 0;
+            for (int i = 0; i < n; i++) mean += x[i];
+            mean /= n;
+            for (int i = 0; i < n; i++) variance += (x[i] - mean) * (x[i] - mean);
+            if (variance == 0) continue;
+            var r = new double[MaxStride + 2];
+            for (int lag = MinStride - 1; lag <= MaxStride + 1; lag++)
+            {
+                double sum = 0;
+                for (int i = 0; i + lag < n; i++) sum += (x[i] - mean) * (x[i + lag] - mean);
+                r[lag] = sum / (n - lag) / (variance / n);
+            }
+            int best = 0;
+            double prominence = 0.1;
+            for (int lag = MinStride; lag <= MaxStride; lag++)
+            {
+                double p = r[lag] - Math.Max(r[lag - 1], r[lag + 1]);
+                if (p > prominence && r[lag] >= 0.2) (best, prominence) = (lag, p);
+            }
+            votes[best]++;
+        }
+        int stride = Array.IndexOf(votes, votes.Skip(1).DefaultIfEmpty(0).Max(), 1);
+        return used >= 4 && stride > 0 && votes[stride] * 2 >= used ? stride : null;
     }
 
     /// <summary>The power-of-two window in [<see cref="MinWindow"/>, <see cref="MaxWindow"/>] that holds the 90th-percentile file (plus the extension and end patches).</summary>
@@ -65,76 +115,88 @@ public static class BGptAutoRecipe
     /// <summary>
     /// The recipe for <paramref name="fileLengths"/> (one per training file), <paramref name="classes"/> classes and a
     /// training <paramref name="budget"/>, using <paramref name="throughput"/> (measured with <see cref="MeasureThroughput"/>;
-    /// <see cref="DefaultThroughput"/> when null) to turn the budget into epochs. When the covering window would leave
-    /// fewer than 3 fine-tuning epochs or one pretraining epoch, the window halves (head + tail keep both ends of each file) down to 512 bytes.
+    /// <see cref="DefaultThroughput"/> when null) to plan epochs. Each phase also gets its share of the budget as
+    /// <see cref="BGptTrainingOptions.MaxTrainingTime"/>, so a wrong estimate costs epochs, not time. When the covering
+    /// window would leave fewer than 3 fine-tuning epochs, the window halves (head + tail keep both ends of each
+    /// file) down to 512 bytes, but only while that cuts few files or files are longer than any window.
     /// </summary>
     public static BGptRecipe Create(IReadOnlyList<long> fileLengths, int classes, TimeSpan budget, BGptThroughput? throughput = null,
-        int? windowBytes = null, int seed = 0)
+        int? windowBytes = null, int seed = 0, int? recordStride = null)
     {
-        var config = ChooseConfig(fileLengths, classes, windowBytes);
+        var config = ChooseConfig(fileLengths, classes, windowBytes, recordStride);
         if (budget <= TimeSpan.Zero) throw new ArgumentException($"The budget must be positive (got {budget}).", nameof(budget));
         var speed = throughput ?? DefaultThroughput;
         int window = config.MaxTokens;
         var why = new List<string>();
+        long median = Median(fileLengths);
         while (true)
         {
             var (pre, fine) = Epochs(fileLengths, window, budget, speed);
-            // Short of fine-tuning epochs: halve. Short of a pretraining epoch: halve only while the median file still fits.
-            // Never cut most files to buy epochs, except when files are longer than any window (head + tail then carry them).
-            long median = Median(fileLengths);
-            bool cutsFew = median + 32 <= window / 2;
+            bool cutsFew = median + 2 * config.PatchSize <= window / 2;
             bool alreadyCut = CoveringWindow(fileLengths) >= MaxWindow && median + 32 > MaxWindow / 2 && window > 2048;
-            bool halve = (fine < 3 && (cutsFew || alreadyCut)) || (pre < 1 && cutsFew);
-            if (!halve || window <= MinWindow || windowBytes is not null)
-            {
-                var final = ChooseConfig(fileLengths, classes, window);
-                return Build(final, fileLengths, pre, fine, budget, speed, seed, why);
-            }
-            why.Add($"window {window} B leaves {pre:F1} pretraining + {fine:F1} fine-tuning epochs; halved");
+            if (fine >= 3 || !(cutsFew || alreadyCut) || window / 2 < MinWindow || windowBytes is not null)
+                return Build(ChooseConfig(fileLengths, classes, window, recordStride), fileLengths, pre, fine, budget, speed, seed, why);
+            why.Add($"window {window} B leaves {fine:F1} fine-tuning epochs; halved");
             window /= 2;
         }
     }
 
+    /// <summary>Share of the budget the epochs may use; the rest covers model set-up, the ONNX export and estimate noise.</summary>
+    public const double UsableShare = 0.9;
+
     /// <summary>
-    /// Pretraining and fine-tuning epochs that fit <paramref name="budget"/> for a window: a share <see cref="PretrainShare"/>
-    /// for pretraining, the rest for fine-tuning, with a third of each phase kept for validation passes and overheads
-    /// (measured step rates overstate whole epochs by about that much on a busy machine).
+    /// Pretraining and fine-tuning epochs that fit <paramref name="budget"/> for a window at <paramref name="speed"/>:
+    /// <see cref="PretrainShare"/> of the usable time pretrains, the rest fine-tunes (all of it when pretraining gets
+    /// fewer than <see cref="MinPretrainEpochs"/>).
     /// </summary>
     public static (double Pretrain, double FineTune) Epochs(IReadOnlyList<long> fileLengths, int windowBytes, TimeSpan budget, BGptThroughput speed)
     {
         double tokensPerEpoch = fileLengths.Sum(l => (double)Math.Min(l + 32, windowBytes));
-        double seconds = budget.TotalSeconds / 1.5;
+        double seconds = budget.TotalSeconds * UsableShare;
         double pre = PretrainShare * seconds * speed.PretrainTokensPerSecond / tokensPerEpoch;
-        double fine = (1 - PretrainShare) * seconds * speed.FineTuneTokensPerSecond / tokensPerEpoch;
-        return (pre, fine);
+        if (pre < MinPretrainEpochs) return (0, seconds * speed.FineTuneTokensPerSecond / tokensPerEpoch);
+        return (pre, (1 - PretrainShare) * seconds * speed.FineTuneTokensPerSecond / tokensPerEpoch);
     }
+
+    /// <summary>Fewest pretraining epochs worth their share of the budget; with fewer, fine-tuning gets all of it.</summary>
+    public const double MinPretrainEpochs = 2;
+
+    /// <summary>
+    /// Predicted patches per batch whose bytes the byte-level decoder trains on during pretraining
+    /// (<see cref="PretrainingOptions.PatchSamplingBatchSize"/>): about one in eight, so the byte-level decoder costs
+    /// about what the patch-level decoder does.
+    /// </summary>
+    public static int PatchSamples(BGptConfig config, int batchSize) => Math.Max(32, batchSize * config.PatchLength / 8);
 
     private static BGptRecipe Build(BGptConfig config, IReadOnlyList<long> lengths, double pre, double fine, TimeSpan budget,
         BGptThroughput speed, int seed, List<string> why)
     {
         int window = config.MaxTokens;
         bool longFiles = lengths.Count(l => l + 32 > window) > lengths.Count / 20; // more than 5% cut
-        int preEpochs = pre >= 0.6 ? (int)Math.Clamp(Math.Round(pre), 1, 8) : 0;
-        int fineEpochs = (int)Math.Clamp(Math.Floor(fine), 2, 30);
-        if (preEpochs == 0) why.Add($"budget leaves {pre:F2} pretraining epochs: pretraining skipped, fine-tuning gets its share");
-        if (preEpochs == 0) fineEpochs = (int)Math.Clamp(Math.Floor(fine / (1 - PretrainShare)), 2, 30);
         int batch = lengths.Count >= 800 ? 16 : 8;
+        // Epochs are upper bounds: the time budgets stop each phase, and its schedule is re-planned to what fits.
+        int preEpochs = pre > 0 ? (int)Math.Clamp(Math.Ceiling(pre * 1.5), 2, 60) : 0;
+        int fineEpochs = (int)Math.Clamp(Math.Ceiling(fine * 1.5), 3, 60);
+        double usable = budget.TotalSeconds * UsableShare;
+        if (preEpochs == 0) why.Add($"budget leaves {PretrainShare * usable * speed.PretrainTokensPerSecond / lengths.Sum(l => (double)Math.Min(l + 32, window)):F1} pretraining epochs (< {MinPretrainEpochs}): pretraining skipped, fine-tuning gets all the time");
         var pretraining = preEpochs == 0 ? null : new BGptPretrainingOptions
         {
             Config = config, Epochs = preEpochs, BatchSize = batch, LearningRate = 2e-3, WarmupFraction = 0.05,
             TrainTruncation = TruncationStrategy.RandomCrop, EvalTruncation = TruncationStrategy.HeadTail,
-            ValidationFraction = 0.05, EarlyStoppingPatience = 0, Seed = seed,
+            ValidationFraction = 0.02, EarlyStoppingPatience = 0, Seed = seed, PatchSamplingBatchSize = PatchSamples(config, batch),
+            MaxTrainingTime = TimeSpan.FromSeconds(PretrainShare * usable),
         };
         var classifier = new BGptClassifierOptions
         {
-            Config = config, Epochs = fineEpochs, BatchSize = batch, LearningRate = pretraining is null ? 5e-4 : 1e-3, WarmupFraction = 0.1,
+            Config = config, Epochs = fineEpochs, BatchSize = batch, LearningRate = 5e-4, WarmupFraction = 0.1,
+            Dropout = 0.2, WeightDecay = 0.1,
             TrainTruncation = longFiles ? TruncationStrategy.HeadTail : TruncationStrategy.RandomCrop,
-            EvalTruncation = TruncationStrategy.HeadTail, ValidationFraction = 0.1, EarlyStoppingPatience = 4, RestoreBestEpoch = true,
-            Seed = seed,
+            EvalTruncation = TruncationStrategy.HeadTail, ValidationFraction = 0.1, EarlyStoppingPatience = 0, RestoreBestEpoch = true,
+            Seed = seed, MaxTrainingTime = TimeSpan.FromSeconds((pretraining is null ? 1 : 1 - PretrainShare) * usable),
         };
-        why.Insert(0, $"{lengths.Count} files, p90 window {window} B ({config.PatchLength} patches of {config.PatchSize} B), hidden {config.HiddenSize}, " +
+        why.Insert(0, $"{lengths.Count} files, window {window} B ({config.PatchLength} patches of {config.PatchSize} B), hidden {config.HiddenSize}, " +
             $"{config.PatchNumLayers}+{config.ByteNumLayers} layers; budget {budget.TotalMinutes:F1} min at {speed.PretrainTokensPerSecond:F0}/{speed.FineTuneTokensPerSecond:F0} tokens/s " +
-            $"-> {preEpochs} pretraining + {fineEpochs} fine-tuning epochs; {(longFiles ? "head+tail windows for long files" : "files fit the window")}");
+            $"-> about {pre:F1} pretraining + {fine:F1} fine-tuning epochs (time-bounded); {(longFiles ? "head+tail windows for long files" : "files fit the window")}");
         return new BGptRecipe(config, pretraining, classifier, window, string.Join("; ", why));
     }
 
@@ -163,7 +225,7 @@ public static class BGptAutoRecipe
         double pre = Time(p => Pretrainer.Train(examples, null, config, null, new PretrainingOptions
         {
             Epochs = 1, BatchSize = batchSize, ValidationFraction = 0, EarlyStoppingPatience = 0, RestoreBestEpoch = false,
-            TrainTruncation = TruncationStrategy.HeadTail, Threads = threads,
+            TrainTruncation = TruncationStrategy.HeadTail, Threads = threads, PatchSamplingBatchSize = PatchSamples(config, batchSize),
         }, p).Model.Dispose());
         double fine = Time(p => ClassifierTrainer.Train(examples, null, classes, config, null, new ClassifierTrainingOptions
         {

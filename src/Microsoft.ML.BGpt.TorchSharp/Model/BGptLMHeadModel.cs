@@ -32,10 +32,20 @@ public sealed class BGptLMHeadModel : nn.Module
     /// </summary>
     /// <param name="patches">[B, N * P] tokens, right-padded with 256.</param>
     /// <param name="patchMask">[B, N], 1 for real patches then 0 for padding; null when all are real.</param>
-    public Tensor Loss(Tensor patches, Tensor? patchMask = null)
+    /// <param name="patchSamples">
+    /// The original's PATCH_SAMPLING_BATCH_SIZE: when positive and smaller than the number of predicted patches in
+    /// the batch, the byte-level decoder sees only this many of them, drawn uniformly without replacement from
+    /// torch's generator (a cheaper, unbiased estimate of the same loss, for training). 0 = every patch.
+    /// </param>
+    public Tensor Loss(Tensor patches, Tensor? patchMask = null, int patchSamples = 0)
     {
         using var scope = NewDisposeScope();
         var (features, targets) = FeaturesAndTargets(patches, patchMask);
+        if (patchSamples > 0 && patchSamples < features.shape[0])
+        {
+            var chosen = randperm(features.shape[0], device: features.device).narrow(0, 0, patchSamples).sort().Values; // [S]
+            (features, targets) = (features.index_select(0, chosen), targets.index_select(0, chosen));
+        }
         return byte_level_decoder.Loss(features, targets).MoveToOuterDisposeScope();
     }
 

@@ -81,6 +81,15 @@ public abstract class BGptTrainingOptions
     /// </summary>
     public string? CheckpointPath { get; set; }
 
+    /// <summary>
+    /// A wall-clock budget for the epochs of this run, or null for none. After each epoch the run keeps only the
+    /// remaining epochs that fit the time left at its average epoch time so far (validation included), at least the
+    /// one just finished, and re-plans the warm-up/cosine schedule over the new total so the learning rate still
+    /// decays to 0 at the end. <see cref="Epochs"/> is then an upper bound. A budget makes the epoch count depend on
+    /// the machine's speed, so two runs with the same seed can differ. Default null; sensible minutes to hours.
+    /// </summary>
+    public TimeSpan? MaxTrainingTime { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public virtual void Validate()
     {
@@ -97,6 +106,7 @@ public abstract class BGptTrainingOptions
         Require(Enum.IsDefined(TrainTruncation) && Enum.IsDefined(EvalTruncation), nameof(TrainTruncation), "must be a defined TruncationStrategy");
         Require(Threads is null || Threads >= 1, nameof(Threads), $"must be null or at least 1 (got {Threads})");
         Require(double.IsFinite(MaxGradNorm) && MaxGradNorm >= 0, nameof(MaxGradNorm), $"must be non-negative; 0 turns clipping off (got {MaxGradNorm})");
+        Require(MaxTrainingTime is null || MaxTrainingTime > TimeSpan.Zero, nameof(MaxTrainingTime), $"must be null or positive (got {MaxTrainingTime})");
         Require(ResumeFrom is null || File.Exists(ResumeFrom), nameof(ResumeFrom), $"file '{ResumeFrom}' does not exist");
     }
 

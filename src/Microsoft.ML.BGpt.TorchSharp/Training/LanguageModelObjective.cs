@@ -5,11 +5,12 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.BGpt.Training;
 
 /// <summary>The original's next-patch, byte-level LM loss; validation is the mean per predicted byte over the whole set.</summary>
-internal sealed class LanguageModelObjective(BGptLMHeadModel model) : ITrainingObjective
+internal sealed class LanguageModelObjective(BGptLMHeadModel model, int patchSamples = 0) : ITrainingObjective
 {
     public nn.Module Model => model;
 
-    public Tensor TrainingLoss(TrainingBatch batch) => model.Loss(batch.TokenTensor(), batch.MaskTensor());
+    // Validation always scores every patch; only training samples them.
+    public Tensor TrainingLoss(TrainingBatch batch) => model.Loss(batch.TokenTensor(), batch.MaskTensor(), patchSamples);
 
     public void Evaluate(TrainingBatch batch, EvaluationTotals totals)
     {

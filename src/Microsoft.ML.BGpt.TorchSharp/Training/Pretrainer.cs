@@ -79,7 +79,7 @@ public static class Pretrainer
         // Labels play no part in language modelling: split as one group.
         var unlabelled = train.Select(e => e with { Label = -1 }).ToList();
         var (trainPart, validationPart) = DataSplit.Split(unlabelled, validation, options.ValidationFraction, options.Seed);
-        var loop = new TrainingLoop(new LanguageModelObjective(model), runConfig, options, labels: null);
+        var loop = new TrainingLoop(new LanguageModelObjective(model, options.PatchSamplingBatchSize), runConfig, options, labels: null);
         return TrainerSetup.Own(model, () => loop.Run(trainPart, validationPart, progress, ct));
     }
 }

@@ -32,9 +32,10 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
         var run = new RunClock(schedule.TotalSteps);
         var history = new List<EpochMetrics>();
         Dictionary<string, Tensor>? bestWeights = keepBest && state.Best is not null ? Snapshot() : null;
+        int firstEpoch = state.CompletedEpochs + 1, lastEpoch = options.Epochs;
         try
         {
-            for (int epoch = state.CompletedEpochs + 1; epoch <= options.Epochs; epoch++)
+            for (int epoch = firstEpoch; epoch <= lastEpoch; epoch++)
             {
                 var watch = Stopwatch.StartNew();
                 var (trainLoss, bytesPerSecond, steps) = TrainEpoch(epoch, trainBatches, schedule, optimizer, parameters, run, progress, ct);
@@ -45,6 +46,13 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                 history.Add(metrics);
                 run.LastAccuracy = accuracy ?? run.LastAccuracy;
 
+                if (options.MaxTrainingTime is { } budget && EpochsThatFit(budget, run.Elapsed, epoch, firstEpoch) is var fit && fit < lastEpoch)
+                {
+                    lastEpoch = fit;
+                    schedule = new CosineSchedule(options.LearningRate, options.WarmupFraction, lastEpoch * stepsPerEpoch);
+                    run.TotalSteps = schedule.TotalSteps;
+                }
+
                 state = improved
                     ? new TrainingState(epoch, epoch, metrics, steps)
                     : state with { CompletedEpochs = epoch, OptimizerSteps = steps };
@@ -54,7 +62,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                     if (options.CheckpointPath is { } path)
                         TrainingCheckpoints.Save(path, _model, optimizer, state, schedule.Peak, schedule.At(Math.Max(0, steps - 1)), options.WeightDecay, labels);
                 }
-                else if (options.EarlyStoppingPatience > 0 && epoch - state.BestEpoch >= options.EarlyStoppingPatience && epoch < options.Epochs)
+                else if (options.EarlyStoppingPatience > 0 && epoch - state.BestEpoch >= options.EarlyStoppingPatience && epoch < lastEpoch)
                     return Finish(history, state, bestWeights, stoppedEarly: true);
             }
             return Finish(history, state, bestWeights, stoppedEarly: false);
@@ -120,6 +128,14 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
         return (lossSum / Math.Max(1, index), tokens / Math.Max(1e-9, watch.Elapsed.TotalSeconds), step);
     }
 
+    /// <summary>The last epoch that fits <paramref name="budget"/> at this run's average epoch time (epochs <paramref name="firstEpoch"/>..<paramref name="epoch"/> took <paramref name="elapsed"/>), never before <paramref name="epoch"/>.</summary>
+    internal static int EpochsThatFit(TimeSpan budget, TimeSpan elapsed, int epoch, int firstEpoch)
+    {
+        double perEpoch = elapsed.TotalSeconds / Math.Max(1, epoch - firstEpoch + 1);
+        double left = budget.TotalSeconds - elapsed.TotalSeconds;
+        return epoch + (int)Math.Floor(Math.Max(0, left) / Math.Max(1e-9, perEpoch));
+    }
+
     private (double? Loss, double? Accuracy, double? BitsPerByte) Validate(ExampleBatcher batches, int epoch, CancellationToken ct)
     {
         var result = Evaluation.Run(objective, batches, options.EvalTruncation, ct);
@@ -161,11 +177,15 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
         private readonly Stopwatch _watch = Stopwatch.StartNew();
         private int _steps;
 
+        public int TotalSteps { get; set; } = totalSteps;
+
+        public TimeSpan Elapsed => _watch.Elapsed;
+
         public double? LastAccuracy { get; set; }
 
         public void StepDone() => _steps++;
 
         public TimeSpan Eta(int step) => _steps == 0 ? TimeSpan.Zero
-            : TimeSpan.FromSeconds(_watch.Elapsed.TotalSeconds / _steps * Math.Max(0, totalSteps - step));
+            : TimeSpan.FromSeconds(_watch.Elapsed.TotalSeconds / _steps * Math.Max(0, TotalSteps - step));
     }
 }

@@ -7,7 +7,7 @@ namespace Microsoft.ML.BGpt.Tests.MLNet;
 /// <summary>BGptAutoRecipe: the choices it reads off the data and the budget (no training; fixed throughput).</summary>
 public class AutoRecipeTests
 {
-    private static readonly BGptThroughput Speed = new(4_000, 30_000);
+    private static readonly BGptThroughput Speed = new(10_000, 30_000);
 
     private static List<long> Lengths(int count, long length) => Enumerable.Repeat(length, count).ToList();
 
@@ -71,5 +71,50 @@ public class AutoRecipeTests
         FluentActions.Invoking(() => BGptAutoRecipe.Create(new List<long>(), 4, TimeSpan.FromMinutes(1))).Should().Throw<ArgumentException>();
         FluentActions.Invoking(() => BGptAutoRecipe.Create(Lengths(10, 10), 1, TimeSpan.FromMinutes(1))).Should().Throw<ArgumentException>();
         FluentActions.Invoking(() => BGptAutoRecipe.Create(Lengths(10, 10), 2, TimeSpan.Zero)).Should().Throw<ArgumentException>();
+    }
+
+    [Fact]
+    public void Record_stride_is_found_in_raw_images_and_not_in_noise_or_text()
+    {
+        var random = new Random(5);
+        // 40 rows of 24 bytes (a random row pattern, slowly changing down the picture, plus noise) behind a 54-byte
+        // header: each byte resembles the one a row below more than its horizontal neighbours; the stride is 24.
+        byte[] Image()
+        {
+            var pixels = new byte[54 + 24 * 40];
+            random.NextBytes(pixels.AsSpan(0, 54));
+            var row = Enumerable.Range(0, 24).Select(_ => random.Next(40, 216)).ToArray();
+            for (int y = 0; y < 40; y++)
+                for (int x = 0; x < 24; x++)
+                    pixels[54 + y * 24 + x] = (byte)Math.Clamp(row[x] + y + random.Next(-10, 11), 0, 255);
+            return pixels;
+        }
+        byte[] Noise() { var b = new byte[1000]; random.NextBytes(b); return b; }
+        string[] words = ["the", "model", "reads", "bytes", "of", "any", "file", "and", "learns", "a", "representation", "from", "them"];
+        byte[] Text() => System.Text.Encoding.ASCII.GetBytes(string.Join(' ', Enumerable.Range(0, 200).Select(_ => words[random.Next(words.Length)])));
+
+        BGptAutoRecipe.DetectRecordStride(Enumerable.Range(0, 20).Select(_ => (ReadOnlyMemory<byte>)Image()).ToList()).Should().Be(24);
+        BGptAutoRecipe.DetectRecordStride(Enumerable.Range(0, 20).Select(_ => (ReadOnlyMemory<byte>)Noise()).ToList()).Should().BeNull();
+        BGptAutoRecipe.DetectRecordStride(Enumerable.Range(0, 20).Select(_ => (ReadOnlyMemory<byte>)Text()).ToList()).Should().BeNull();
+        BGptAutoRecipe.DetectRecordStride(new List<ReadOnlyMemory<byte>> { new byte[10] }).Should().BeNull("too little to vote on");
+
+        var config = BGptAutoRecipe.ChooseConfig(Lengths(100, 900), classes: 10, recordStride: 24);
+        config.PatchSize.Should().Be(24);
+        config.MaxTokens.Should().BeGreaterThanOrEqualTo(1024).And.BeLessThan(1024 + 24);
+    }
+
+    [Fact]
+    public void Each_phase_is_bounded_by_its_share_of_the_budget()
+    {
+        var budget = TimeSpan.FromMinutes(15);
+        var recipe = BGptAutoRecipe.Create(Lengths(1000, 1000), 8, budget, Speed);
+        recipe.Pretraining.Should().NotBeNull();
+        recipe.Pretraining!.MaxTrainingTime.Should().NotBeNull();
+        recipe.Pretraining.PatchSamplingBatchSize.Should().BeGreaterThan(0);
+        recipe.Classifier.MaxTrainingTime.Should().NotBeNull();
+        (recipe.Pretraining.MaxTrainingTime!.Value + recipe.Classifier.MaxTrainingTime!.Value).Should().BeLessThanOrEqualTo(budget);
+        var noPretraining = BGptAutoRecipe.Create(Lengths(1000, 1000), 8, TimeSpan.FromMinutes(1), Speed);
+        noPretraining.Pretraining.Should().BeNull();
+        noPretraining.Classifier.MaxTrainingTime!.Value.Should().BeGreaterThan(TimeSpan.FromMinutes(0.8), "fine-tuning gets the whole budget");
     }
 }

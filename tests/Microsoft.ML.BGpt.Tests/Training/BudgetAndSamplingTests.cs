@@ -1,0 +1,65 @@
+using FluentAssertions;
+using Microsoft.ML.BGpt.Modeling;
+using Microsoft.ML.BGpt.Training;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.BGpt.Tests.Training;
+
+[Collection(TorchGlobalState.Name)]
+public class BudgetAndSamplingTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void A_time_budget_cuts_the_epochs()
+    {
+        var train = ToyData.Separable(8, seed: 3);
+        var lrs = new List<(int Epoch, double Lr)>();
+        var options = new ClassifierTrainingOptions
+        {
+            Epochs = 50, BatchSize = 4, LearningRate = 1e-3, Threads = 1, EarlyStoppingPatience = 0, ValidationFraction = 0.25,
+            WarmupFraction = 0, MaxTrainingTime = TimeSpan.FromTicks(1),
+        };
+        var result = ClassifierTrainer.Train(train, null, 2, ToyData.Tiny, null, options, new ToyData.SyncProgress(p => lrs.Add((p.Epoch, p.LearningRate))));
+        using var _ = result.Model;
+        result.History.Should().HaveCount(1, "no second epoch fits a one-tick budget");
+        output.WriteLine(string.Join(", ", lrs.Select(l => $"{l.Epoch}:{l.Lr:G3}")));
+
+        options.MaxTrainingTime = TimeSpan.FromHours(1);
+        options.Epochs = 3;
+        var unlimited = ClassifierTrainer.Train(train, null, 2, ToyData.Tiny, null, options);
+        using var __ = unlimited.Model;
+        unlimited.History.Should().HaveCount(3, "a generous budget keeps every epoch");
+    }
+
+    [Theory]
+    [InlineData(100, 30, 1, 1, 3)]   // 30 s per epoch, 70 s left: two more
+    [InlineData(100, 60, 2, 1, 3)]   // average 30 s over two epochs, 40 s left: one more
+    [InlineData(100, 120, 4, 1, 4)]  // over budget: stop at the epoch just finished
+    [InlineData(100, 20, 6, 5, 14)]  // resumed at epoch 5: average over this run's two epochs (10 s), 80 s left: eight more
+    public void Epochs_that_fit_use_the_runs_average_epoch_time(int budget, int elapsed, int epoch, int first, int expected) =>
+        TrainingLoop.EpochsThatFit(TimeSpan.FromSeconds(budget), TimeSpan.FromSeconds(elapsed), epoch, first).Should().Be(expected);
+
+    [Fact]
+    public void Patch_sampling_scores_a_subset_and_equals_the_full_loss_when_it_covers_every_patch()
+    {
+        manual_seed(7);
+        using var model = new BGptLMHeadModel(ToyData.Tiny);
+        model.eval();
+        var file = ToyData.Repetitive(1, seed: 9)[0];
+        using var scope = NewDisposeScope();
+        var tokens = tensor(ByteEncoder.Encode(file.Content.Span, file.Extension.Span, ToyData.Tiny).Select(b => (long)b).ToArray()).unsqueeze(0); // [1, N * P]
+        long predicted = tokens.shape[1] / ToyData.Tiny.PatchSize - 1;
+        using var _ = no_grad();
+        float full = model.Loss(tokens).item<float>();
+        float all = model.Loss(tokens, null, (int)predicted).item<float>();
+        manual_seed(1);
+        float some = model.Loss(tokens, null, 2).item<float>();
+        manual_seed(1);
+        float again = model.Loss(tokens, null, 2).item<float>();
+        output.WriteLine($"full {full} all {all} sampled {some}");
+        all.Should().Be(full);
+        some.Should().NotBe(full);
+        again.Should().Be(some, "the draw comes from torch's seeded generator");
+    }
+}
