@@ -19,6 +19,14 @@ public static class BGptTrainerCatalog
         new(catalog, new BGptClassifierOptions { PretrainedWeights = pretrainedWeights, LabelColumnName = labelColumnName, BytesColumnName = bytesColumnName, ExtensionColumnName = extensionColumnName }, binary: false);
 
     /// <summary>
+    /// bGPT with no tuning: reads the training files and this machine's speed, then pretrains on the training bytes and
+    /// fine-tunes within <see cref="BGptAutoClassifierOptions.TrainingTime"/> (see <see cref="BGptAutoRecipe"/>).
+    /// Same output columns as <c>BGpt</c>.
+    /// </summary>
+    public static BGptAutoClassificationEstimator BGptAuto(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        BGptAutoClassifierOptions? options = null) => new(catalog, options ?? new BGptAutoClassifierOptions());
+
+    /// <summary>
     /// Fine-tunes bGPT for a Boolean label: <c>Score</c> (logit difference), <c>Probability</c> and <c>PredictedLabel</c> out.
     /// </summary>
     public static BGptClassificationEstimator BGpt(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog, BGptClassifierOptions options) =>
