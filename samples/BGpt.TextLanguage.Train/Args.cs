@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.ML.BGpt;
 
 /// <summary>Command-line settings of the sample, with defaults that run in a few minutes on 2 cores.</summary>
-internal sealed record Args(string Data, string Out, int TrainPerClass, int Epochs, int PretrainEpochs)
+internal sealed record Args(string Data, string Out, int TrainPerClass, double Minutes)
 {
     public static Args Parse(string[] args)
     {
@@ -16,7 +16,7 @@ internal sealed record Args(string Data, string Out, int TrainPerClass, int Epoc
         return new Args(
             Get("--data", Path.Combine(root, "samples", "data", "text-lang")),
             Get("--out", Path.Combine(root, "samples", "out")),
-            Int("--train-per-class", 0), Int("--epochs", 8), Int("--pretrain-epochs", 2));
+            Int("--train-per-class", 0), double.Parse(Get("--minutes", "5"), CultureInfo.InvariantCulture));
     }
 
     /// <summary>Up to <paramref name="perClass"/> files of each label, in the manifest's order (0 = all).</summary>

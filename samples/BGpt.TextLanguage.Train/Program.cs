@@ -1,8 +1,8 @@
-// Model Builder-style training program: generative pretraining on the training bytes, fine-tuning, evaluation,
-// saving the model zip, and a few predictions. Run from the repository root:
+// Model Builder-style training program: bGPT's Auto trainer (reads the data and a time budget, pretrains on the training
+// bytes, fine-tunes), evaluation, saving the model zip, and a few predictions. Run from the repository root:
 //   dotnet run -c Release --project samples/BGpt.TextLanguage.Train
 // Options: --data <folder with train.csv/test.csv> (default samples/data/text-lang), --out <folder> (default samples/out),
-//          --train-per-class N (default 0 = all), --epochs N (fine-tuning, default 8), --pretrain-epochs N (default 2).
+//          --train-per-class N (default 0 = all), --minutes M (training-time budget, default 5).
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.BGpt;
@@ -19,31 +19,22 @@ var train = ml.Data.LoadFromEnumerable(trainRows);
 var test = ml.Data.LoadFromEnumerable(testRows);
 Console.WriteLine($"Data: {trainRows.Count} training files, {testRows.Count} test files, {trainRows.Select(r => r.Label).Distinct().Count()} classes ({arguments.Data}).");
 
-// 2. A small bGPT for a CPU: 16-byte patches, 1 KB per file (head + tail), hidden 128, 2 + 1 layers.
-var config = BGptConfig.Create(patchSize: 16, patchLength: 64, hiddenSize: 128, patchNumLayers: 2, byteNumLayers: 1);
+// 2. bGPT with no tuning: the Auto trainer chooses the window, patch and model size from the training files, measures
+//    this machine's speed, pretrains on the training bytes (next-byte prediction, as the bGPT authors recommend) and
+//    fine-tunes, each within its share of the time budget. Validation is split off the training files.
 Directory.CreateDirectory(arguments.Out);
 var checkpoint = Path.Combine(arguments.Out, "pretrained-lm.pth");
-File.Delete(checkpoint);
-
+var trainer = ml.MulticlassClassification.Trainers.BGptAuto(new BGptAutoClassifierOptions
+{
+    TrainingTime = TimeSpan.FromMinutes(arguments.Minutes), PretrainedCheckpointPath = checkpoint, Progress = new ConsoleProgress("train"),
+});
 var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
     .Append(ml.Transforms.LoadFileBytes("Bytes", "Path"))
-    // Generative pretraining (next-byte prediction) on the training files, as the bGPT authors recommend.
-    .Append(ml.Transforms.PretrainBGpt(new BGptPretrainingOptions
-    {
-        Config = config, Epochs = arguments.PretrainEpochs, BatchSize = 16, LearningRate = 2e-3, CheckpointPath = checkpoint,
-        TrainTruncation = TruncationStrategy.RandomCrop, EvalTruncation = TruncationStrategy.HeadTail, Seed = 0,
-        Progress = new ConsoleProgress("pretrain"),
-    }))
-    // Fine-tuning of the pretrained patch-level decoder with a classification head.
-    .Append(ml.MulticlassClassification.Trainers.BGpt(new BGptClassifierOptions
-    {
-        PretrainedWeights = checkpoint, Epochs = arguments.Epochs, BatchSize = 16, LearningRate = 1e-3,
-        TrainTruncation = TruncationStrategy.RandomCrop, EvalTruncation = TruncationStrategy.HeadTail, Seed = 0,
-        Progress = new ConsoleProgress("fine-tune"),
-    }));
+    .Append(trainer);
 
-Console.WriteLine("Training (pretraining, then fine-tuning)...");
+Console.WriteLine($"Training (Auto, {arguments.Minutes:0.#} minutes: pretraining, then fine-tuning)...");
 var trained = pipeline.Fit(train);
+Console.WriteLine($"Recipe: {trainer.LastRecipe!.Rationale}");
 Console.WriteLine($"Trained in {clock.Elapsed.TotalSeconds:F0} s.");
 
 // 3. Evaluation on the held-out test split (PredictedLabel is still a key here, as Evaluate wants).
@@ -57,7 +48,7 @@ Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
 // 4. Save: an ordinary ML.NET zip; apps that only predict need no TorchSharp (see BGpt.TextLanguage.Consume).
 var zip = Path.Combine(arguments.Out, "text-lang-model.zip");
 ml.Model.Save(model, train.Schema, zip);
-Console.WriteLine($"Saved {zip} ({new FileInfo(zip).Length / 1024} KB); pretrained checkpoint: {checkpoint}.");
+Console.WriteLine($"Saved {zip} ({new FileInfo(zip).Length / 1024} KB){(File.Exists(checkpoint) ? $"; pretrained checkpoint: {checkpoint}" : "")}.");
 
 // 5. Predict a few test files with a PredictionEngine, as an app would.
 var engine = ml.Model.CreatePredictionEngine<LabeledFile, LanguagePrediction>(model);
