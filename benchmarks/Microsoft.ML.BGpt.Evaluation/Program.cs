@@ -43,7 +43,7 @@ var sample = data.Train.Where((_, i) => i % Math.Max(1, data.Train.Count / 48) =
 var stride = BGptAutoRecipe.DetectRecordStride(sample);
 Console.WriteLine($"  record stride: {(stride is { } st ? $"{st} B (patch size)" : "none")}");
 var measured = new Dictionary<int, (BGptThroughput Speed, PhaseResult Phase)>();
-(BGptRecipe Recipe, List<PhaseResult> Phases) Plan(int? window)
+(BGptRecipe Recipe, List<PhaseResult> Phases) Plan(int? window, bool alwaysPretrain = false)
 {
     var config = BGptAutoRecipe.ChooseConfig(data.TrainLengths, data.Classes.Count, window, stride);
     var phases = new List<PhaseResult>();
@@ -55,7 +55,8 @@ var measured = new Dictionary<int, (BGptThroughput Speed, PhaseResult Phase)>();
         measured[config.MaxTokens] = m = (speed, log[0]);
     }
     phases.Add(m.Phase);
-    var recipe = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget - m.Phase.Wall, m.Speed, window, recordStride: stride);
+    var recipe = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget - m.Phase.Wall, m.Speed, window, recordStride: stride,
+        minPretrainEpochs: alwaysPretrain ? 0 : BGptAutoRecipe.MinPretrainEpochs);
     Console.WriteLine($"  recipe: {recipe.Rationale}");
     return (recipe, phases);
 }
@@ -78,9 +79,10 @@ if (a.Recipe is "auto" or "both")
 if (a.Recipe is "tuned" or "both")
 {
     var tuned = TunedRecipes.Window(data.Name);
-    var (recipe, phases) = Plan(tuned?.Window);
+    bool alwaysPretrain = TunedRecipes.AlwaysPretrain(data.Name);
+    var (recipe, phases) = Plan(tuned?.Window, alwaysPretrain);
     var r = Train("bGPT tuned", recipe, phases);
-    results.Add(r with { Description = (tuned is null ? "no per-dataset recipe: Auto. " : tuned.Value.Why + ". ") + r.Description });
+    results.Add(r with { Description = (tuned is null ? "no per-dataset recipe: Auto. " : tuned.Value.Why + (alwaysPretrain ? "; always pretrains" : "") + ". ") + r.Description });
     (main, mainName) = (recipe, "bGPT tuned");
 }
 

@@ -25,4 +25,11 @@ internal static class TunedRecipes
         "filetypes" => (2048, "2 KiB head+tail: magic numbers and trailers carry the type"),
         _ => null,
     };
+
+    /// <summary>
+    /// Datasets whose tuned recipe always pretrains, even when the budget gives pretraining fewer epochs than Auto asks
+    /// for: 8 KiB audio clips, where fine-tuning from random initialisation overfits the training voices within a few
+    /// epochs (validation accuracy peaks, then falls) and the bGPT authors pretrain first.
+    /// </summary>
+    public static bool AlwaysPretrain(string dataset) => dataset is "spoken-digits-wav";
 }

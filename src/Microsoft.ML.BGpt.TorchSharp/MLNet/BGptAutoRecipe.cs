@@ -120,8 +120,12 @@ public static class BGptAutoRecipe
     /// window would leave fewer than 3 fine-tuning epochs, the window halves (head + tail keep both ends of each
     /// file) down to 512 bytes, but only while that cuts few files or files are longer than any window.
     /// </summary>
+    /// <param name="minPretrainEpochs">
+    /// Fewest pretraining epochs worth <see cref="PretrainShare"/> of the budget (default <see cref="MinPretrainEpochs"/>);
+    /// 0 always pretrains.
+    /// </param>
     public static BGptRecipe Create(IReadOnlyList<long> fileLengths, int classes, TimeSpan budget, BGptThroughput? throughput = null,
-        int? windowBytes = null, int seed = 0, int? recordStride = null)
+        int? windowBytes = null, int seed = 0, int? recordStride = null, double minPretrainEpochs = MinPretrainEpochs)
     {
         var config = ChooseConfig(fileLengths, classes, windowBytes, recordStride);
         if (budget <= TimeSpan.Zero) throw new ArgumentException($"The budget must be positive (got {budget}).", nameof(budget));
@@ -131,11 +135,11 @@ public static class BGptAutoRecipe
         long median = Median(fileLengths);
         while (true)
         {
-            var (pre, fine) = Epochs(fileLengths, window, budget, speed);
+            var (pre, fine) = Epochs(fileLengths, window, budget, speed, minPretrainEpochs);
             bool cutsFew = median + 2 * config.PatchSize <= window / 2;
             bool alreadyCut = CoveringWindow(fileLengths) >= MaxWindow && median + 32 > MaxWindow / 2 && window > 2048;
             if (fine >= 3 || !(cutsFew || alreadyCut) || window / 2 < MinWindow || windowBytes is not null)
-                return Build(ChooseConfig(fileLengths, classes, window, recordStride), fileLengths, pre, fine, budget, speed, seed, why);
+                return Build(ChooseConfig(fileLengths, classes, window, recordStride), fileLengths, pre, fine, budget, speed, seed, why, minPretrainEpochs);
             why.Add($"window {window} B leaves {fine:F1} fine-tuning epochs; halved");
             window /= 2;
         }
@@ -149,12 +153,13 @@ public static class BGptAutoRecipe
     /// <see cref="PretrainShare"/> of the usable time pretrains, the rest fine-tunes (all of it when pretraining gets
     /// fewer than <see cref="MinPretrainEpochs"/>).
     /// </summary>
-    public static (double Pretrain, double FineTune) Epochs(IReadOnlyList<long> fileLengths, int windowBytes, TimeSpan budget, BGptThroughput speed)
+    public static (double Pretrain, double FineTune) Epochs(IReadOnlyList<long> fileLengths, int windowBytes, TimeSpan budget, BGptThroughput speed,
+        double minPretrainEpochs = MinPretrainEpochs)
     {
         double tokensPerEpoch = fileLengths.Sum(l => (double)Math.Min(l + 32, windowBytes));
         double seconds = budget.TotalSeconds * UsableShare;
         double pre = PretrainShare * seconds * speed.PretrainTokensPerSecond / tokensPerEpoch;
-        if (pre < MinPretrainEpochs) return (0, seconds * speed.FineTuneTokensPerSecond / tokensPerEpoch);
+        if (pre < minPretrainEpochs || pre <= 0) return (0, seconds * speed.FineTuneTokensPerSecond / tokensPerEpoch);
         return (pre, (1 - PretrainShare) * seconds * speed.FineTuneTokensPerSecond / tokensPerEpoch);
     }
 
@@ -169,7 +174,7 @@ public static class BGptAutoRecipe
     public static int PatchSamples(BGptConfig config, int batchSize) => Math.Max(32, batchSize * config.PatchLength / 8);
 
     private static BGptRecipe Build(BGptConfig config, IReadOnlyList<long> lengths, double pre, double fine, TimeSpan budget,
-        BGptThroughput speed, int seed, List<string> why)
+        BGptThroughput speed, int seed, List<string> why, double minPretrainEpochs)
     {
         int window = config.MaxTokens;
         bool longFiles = lengths.Count(l => l + 32 > window) > lengths.Count / 20; // more than 5% cut
@@ -178,7 +183,7 @@ public static class BGptAutoRecipe
         int preEpochs = pre > 0 ? (int)Math.Clamp(Math.Ceiling(pre * 1.5), 2, 60) : 0;
         int fineEpochs = (int)Math.Clamp(Math.Ceiling(fine * 1.5), 3, 60);
         double usable = budget.TotalSeconds * UsableShare;
-        if (preEpochs == 0) why.Add($"budget leaves {PretrainShare * usable * speed.PretrainTokensPerSecond / lengths.Sum(l => (double)Math.Min(l + 32, window)):F1} pretraining epochs (< {MinPretrainEpochs}): pretraining skipped, fine-tuning gets all the time");
+        if (preEpochs == 0) why.Add($"budget leaves {PretrainShare * usable * speed.PretrainTokensPerSecond / lengths.Sum(l => (double)Math.Min(l + 32, window)):F1} pretraining epochs (< {minPretrainEpochs}): pretraining skipped, fine-tuning gets all the time");
         var pretraining = preEpochs == 0 ? null : new BGptPretrainingOptions
         {
             Config = config, Epochs = preEpochs, BatchSize = batch, LearningRate = 2e-3, WarmupFraction = 0.05,
