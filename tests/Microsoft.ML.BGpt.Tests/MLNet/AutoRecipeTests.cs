@@ -116,5 +116,8 @@ public class AutoRecipeTests
         var noPretraining = BGptAutoRecipe.Create(Lengths(1000, 1000), 8, TimeSpan.FromMinutes(1), Speed);
         noPretraining.Pretraining.Should().BeNull();
         noPretraining.Classifier.MaxTrainingTime!.Value.Should().BeGreaterThan(TimeSpan.FromMinutes(0.8), "fine-tuning gets the whole budget");
+        var forced = BGptAutoRecipe.Create(Lengths(1000, 1000), 8, TimeSpan.FromMinutes(1), Speed, minPretrainEpochs: 0);
+        forced.Pretraining.Should().NotBeNull("minPretrainEpochs 0 always pretrains");
+        forced.Pretraining!.MaxTrainingTime!.Value.Should().BeLessThan(TimeSpan.FromMinutes(BGptAutoRecipe.PretrainShare));
     }
 }
