@@ -119,11 +119,9 @@ public static class BGptAutoRecipe
     /// <see cref="BGptTrainingOptions.MaxTrainingTime"/>, so a wrong estimate costs epochs, not time. When the covering
     /// window would leave fewer than 3 fine-tuning epochs, the window halves (head + tail keep both ends of each
     /// file) down to 512 bytes, but only while that cuts few files or files are longer than any window.
+    /// <paramref name="minPretrainEpochs"/> is the fewest pretraining epochs worth <see cref="PretrainShare"/> of the
+    /// budget (default <see cref="MinPretrainEpochs"/>); 0 always pretrains.
     /// </summary>
-    /// <param name="minPretrainEpochs">
-    /// Fewest pretraining epochs worth <see cref="PretrainShare"/> of the budget (default <see cref="MinPretrainEpochs"/>);
-    /// 0 always pretrains.
-    /// </param>
     public static BGptRecipe Create(IReadOnlyList<long> fileLengths, int classes, TimeSpan budget, BGptThroughput? throughput = null,
         int? windowBytes = null, int seed = 0, int? recordStride = null, double minPretrainEpochs = MinPretrainEpochs)
     {

@@ -34,7 +34,7 @@ public static class BGptTrainerCatalog
 
     /// <summary>
     /// Generative pretraining of a bGPT language model on the rows' files; writes its checkpoint to
-    /// <see cref="Training.BGptTrainingOptions.CheckpointPath"/> and fits to a bits-per-byte scorer.
+    /// <see cref="BGpt.Training.BGptTrainingOptions.CheckpointPath"/> and fits to a bits-per-byte scorer.
     /// </summary>
     public static BGptPretrainingEstimator PretrainBGpt(this TransformsCatalog catalog, BGptPretrainingOptions options) => new(catalog, options);
 }
