@@ -8,7 +8,9 @@ namespace Microsoft.ML.BGpt;
 /// Because the cut is a multiple of the patch size, every kept byte keeps its position within its patch and the
 /// final padding is unchanged, so Head, Tail and HeadTail truncation of the shortened content give exactly the
 /// tokens of the whole file, for any model with PatchSize dividing 4096 and PatchSize x PatchLength up to 64 KiB.
-/// (A random training crop that straddles the cut sees the two ends joined.)
+/// (A random training crop that straddles the cut sees the two ends joined.) With other patch sizes (a record stride
+/// such as 28) a file over 128 KiB keeps the same bytes, but the tail may sit at another offset within its patches than
+/// in the whole file; training and serving through this reader see the same tokens.
 /// </remarks>
 public static class FileWindowReader
 {

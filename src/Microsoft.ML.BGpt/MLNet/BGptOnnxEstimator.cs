@@ -56,8 +56,10 @@ public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
     {
         if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"{component}: CheckpointPath is required.");
         var checkpoint = BGptCheckpoint.Load(path);
-        if (!FileWindowReader.Supports(checkpoint.Config))
-            throw new BGptCheckpointException(path, $"{component}: patch size {checkpoint.Config.PatchSize} x {checkpoint.Config.PatchLength} patches is not supported by LoadFileBytes (patch size must divide {FileWindowReader.Alignment}, and the budget be at most {FileWindowReader.WindowBytes} bytes).");
+        // Patch sizes that do not divide the reader's alignment (record strides such as 28) still work: files over
+        // 128 KiB are then seen as their two ends joined, as the trainers saw them through the same loader.
+        if (checkpoint.Config.MaxTokens > FileWindowReader.WindowBytes)
+            throw new BGptCheckpointException(path, $"{component}: a window of {checkpoint.Config.PatchSize} x {checkpoint.Config.PatchLength} bytes is more than LoadFileBytes keeps of each end of a large file ({FileWindowReader.WindowBytes} bytes).");
         return checkpoint;
     }
 
