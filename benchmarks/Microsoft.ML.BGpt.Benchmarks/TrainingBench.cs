@@ -1,4 +1,5 @@
 using Microsoft.ML.BGpt.Modeling;
+using Microsoft.ML.BGpt.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -7,8 +8,8 @@ using F = TorchSharp.torch.nn.functional;
 namespace Microsoft.ML.BGpt.Benchmarks;
 
 /// <summary>
-/// One classification fine-tuning step (train-cls.py: forward, cross-entropy, backward, AdamW) with a plain
-/// <c>torch.optim.AdamW</c> loop, in fp32 and in bf16 mixed precision.
+/// One classification fine-tuning step (train-cls.py: forward, cross-entropy, backward, AdamW) with the library's
+/// <see cref="BGptAdamW"/> (what the trainers use), in fp32 and in bf16 mixed precision.
 /// </summary>
 /// <remarks>
 /// TorchSharp 0.107 has no autocast, so "bf16" here is the manual equivalent of an autocast option with fp32 master
@@ -23,7 +24,7 @@ internal sealed class TrainingBench : IDisposable
     private readonly BGptClassifier? _work;
     private readonly Parameter[] _masterParameters;
     private readonly Parameter[] _workParameters = [];
-    private readonly optim.Optimizer _optimizer;
+    private readonly BGptAdamW _optimizer;
 
     public TrainingBench(BenchModel m, bool bf16)
     {
@@ -41,7 +42,7 @@ internal sealed class TrainingBench : IDisposable
             using (no_grad())
                 for (int i = 0; i < _workParameters.Length; i++) _workParameters[i].copy_(_masterParameters[i]);
         }
-        _optimizer = optim.AdamW(_masterParameters, lr: 1e-5);
+        _optimizer = new BGptAdamW(_masterParameters, learningRate: 1e-5, weightDecay: 0.01);
     }
 
     public static Tensor Batch(BenchModel m, SampleData data, int bytes, int batch, out Tensor labels)
@@ -62,13 +63,13 @@ internal sealed class TrainingBench : IDisposable
         var sw = new System.Diagnostics.Stopwatch();
         if (_work is null)
         {
-            _optimizer.zero_grad();
+            _optimizer.ZeroGrad();
             using var scope = NewDisposeScope();
             var l = F.cross_entropy(_master.forward(x), labels);
             l.backward();
             loss = l.item<float>();
             sw.Start();
-            _optimizer.step();
+            _optimizer.Step();
             LastUpdateSeconds = sw.Elapsed.TotalSeconds;
             return loss;
         }
@@ -89,7 +90,7 @@ internal sealed class TrainingBench : IDisposable
                 _masterParameters[i].grad = g?.to_type(ScalarType.Float32);
             }
         }
-        _optimizer.step();
+        _optimizer.Step();
         using (no_grad())
             for (int i = 0; i < _workParameters.Length; i++) _workParameters[i].copy_(_masterParameters[i]);
         LastUpdateSeconds = sw.Elapsed.TotalSeconds;

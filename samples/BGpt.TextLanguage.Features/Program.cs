@@ -1,12 +1,14 @@
 // bGPT features + a classic ML.NET trainer (Model Builder style): featurize files with a pretrained bGPT checkpoint,
 // train SdcaMaximumEntropy on the features, evaluate, save the zip. BGpt.TextLanguage.Consume loads and serves it.
-//   dotnet run -c Release --project samples/BGpt.TextLanguage.Features [-- --weights lm.pth]
+//   dotnet run -c Release --project samples/BGpt.TextLanguage.Features [-- --weights lm.pth] [--pretrain-epochs 3]
 // Without --weights, a small language model is pretrained on the training files first (a minute or two).
 using Microsoft.ML;
 using Microsoft.ML.BGpt;
 
 var arguments = Args.Parse(args);
 int at = Array.IndexOf(args, "--weights");
+int pe = Array.IndexOf(args, "--pretrain-epochs");
+int pretrainEpochs = pe >= 0 && pe + 1 < args.Length ? int.Parse(args[pe + 1], System.Globalization.CultureInfo.InvariantCulture) : 3;
 var ml = new MLContext(seed: 0);
 var trainRows = Args.Balanced(BGptFiles.ListCsv(Path.Combine(arguments.Data, "train.csv")), arguments.TrainPerClass);
 var train = ml.Data.LoadFromEnumerable(trainRows);
@@ -21,7 +23,7 @@ if (at < 0)
     ml.Transforms.LoadFileBytes().Append(ml.Transforms.PretrainBGpt(new BGptPretrainingOptions
     {
         Config = BGptConfig.Create(patchSize: 16, patchLength: 64, hiddenSize: 128, patchNumLayers: 2, byteNumLayers: 1),
-        Epochs = arguments.PretrainEpochs, BatchSize = 16, LearningRate = 2e-3, CheckpointPath = weights, Seed = 0,
+        Epochs = pretrainEpochs, BatchSize = 16, LearningRate = 2e-3, CheckpointPath = weights, Seed = 0,
         Progress = new ConsoleProgress("pretrain"),
     })).Fit(train);
 }

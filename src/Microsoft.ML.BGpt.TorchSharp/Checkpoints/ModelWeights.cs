@@ -34,10 +34,11 @@ public static class ModelWeights
             var expected = OriginalShape(key, target.shape);
             if (!data.Shape.SequenceEqual(expected))
                 throw new BGptCheckpointException(source, $"has shape {Format(data.Shape)}, but the model expects {Format(expected)}.", key);
-            using var src = tensor(data.ToFloatArray(), data.Shape);
-            using var value = key == PatchEmbeddingWeight ? src.t() : src.alias();
-            target.copy_(value);
+            using var scope = NewDisposeScope();
+            var src = View(data);
+            target.copy_(key == PatchEmbeddingWeight ? src.t() : src);
         }
+        Runtime.NativeMemory.Release(); // the per-tensor staging copies (the model's size in all) stay resident otherwise
     }
 
     /// <summary>The model's tensors by the original's names and in the original's layout.</summary>
@@ -51,6 +52,16 @@ public static class ModelWeights
             result[key] = TensorData.FromFloats(cpu.data<float>().ToArray(), cpu.shape);
         }
         return result;
+    }
+
+    /// <summary>A float32 tensor copied straight from the checkpoint's bytes where it can (no managed float copy), else converted.</summary>
+    private static Tensor View(TensorData data)
+    {
+        if (data.DType != TensorDType.Float32 || !BitConverter.IsLittleEndian || data.ElementCount == 0)
+            return tensor(data.ToFloatArray(), data.Shape);
+        var t = empty(data.Shape, ScalarType.Float32);
+        t.bytes = data.Data;
+        return t;
     }
 
     private static long[] OriginalShape(string key, long[] shape) => key == PatchEmbeddingWeight ? new[] { shape[1], shape[0] } : shape;

@@ -65,7 +65,9 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
         var onnx = BGptOnnxExporter.Export(ModelWeights.Export(model), model.Config,
             new BGptOnnxOptions { Head = OnnxHead.Classifier, Truncation = _options.EvalTruncation, Labels = labels });
         if (_options.QuantizeInference) onnx = OnnxQuantizer.QuantizeDynamic(onnx);
-        return Serving(onnx, labels).Fit(input);
+        var fitted = Serving(onnx, labels).Fit(input);
+        Runtime.NativeMemory.Release(); // the training run's freed buffers, before the app goes on serving
+        return fitted;
     }
 
     /// <inheritdoc/>

@@ -57,7 +57,9 @@ public sealed class BGptPretrainingEstimator : IEstimator<ITransformer>
 
         var onnx = BGptOnnxExporter.Export(checkpointOut.Weights, checkpointOut.Config,
             new BGptOnnxOptions { Head = OnnxHead.BitsPerByte, Truncation = _options.EvalTruncation });
-        return Serving(onnx).Fit(input);
+        var fitted = Serving(onnx).Fit(input);
+        Runtime.NativeMemory.Release(); // the training run's freed buffers, before the app goes on serving
+        return fitted;
     }
 
     /// <inheritdoc/>

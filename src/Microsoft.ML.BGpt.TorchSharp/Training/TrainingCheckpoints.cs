@@ -1,7 +1,6 @@
 using Microsoft.ML.BGpt.Checkpoints;
 using Microsoft.ML.BGpt.Modeling;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.BGpt.Training;
@@ -16,7 +15,7 @@ internal static class TrainingCheckpoints
     private const string PatchEmbeddingWeight = "patch_level_decoder.patch_embedding.weight";
 
     /// <summary>Writes atomically (temporary file, then move): a reader never sees a half-written file.</summary>
-    public static void Save(string path, nn.Module model, AdamW optimizer, TrainingState state, double peakLearningRate,
+    public static void Save(string path, nn.Module model, BGptAdamW optimizer, TrainingState state, double peakLearningRate,
         double currentLearningRate, double weightDecay, IReadOnlyList<string>? labels)
     {
         var config = model is BGptClassifier c ? c.Config : ((BGptLMHeadModel)model).Config;
@@ -33,7 +32,7 @@ internal static class TrainingCheckpoints
     }
 
     /// <summary>Loads weights and AdamW moments into <paramref name="model"/> and <paramref name="optimizer"/>; returns where the run stood.</summary>
-    public static TrainingState Load(string path, nn.Module model, AdamW optimizer, int stepsPerEpoch)
+    public static TrainingState Load(string path, nn.Module model, BGptAdamW optimizer, int stepsPerEpoch)
     {
         var config = model is BGptClassifier c ? c.Config : ((BGptLMHeadModel)model).Config;
         var checkpoint = BGptCheckpoint.Load(path, config.NumHeads);
@@ -53,16 +52,14 @@ internal static class TrainingCheckpoints
         return new TrainingState(epoch, best, bestMetrics, epoch * stepsPerEpoch);
     }
 
-    private static AdamWState ExportOptimizer(nn.Module model, AdamW optimizer, double peak, double lr, double weightDecay)
+    private static AdamWState ExportOptimizer(nn.Module model, BGptAdamW optimizer, double peak, double lr, double weightDecay)
     {
-        var states = optimizer.state_dict().State;
         var names = model.named_parameters().Select(p => p.name).ToList();
         var result = new OrderedDictionary<string, AdamWParameterState>();
         for (int i = 0; i < names.Count; i++)
         {
-            var s = (AdamW.State)states[i];
-            if (s.step == 0) continue; // never stepped (no gradient): torch has no entry either
-            result[names[i]] = new AdamWParameterState(s.step, ToData(s.exp_avg, names[i]), ToData(s.exp_avg_sq, names[i]));
+            if (optimizer.StateOf(i) is not { } s) continue; // never stepped (no gradient): torch has no entry either
+            result[names[i]] = new AdamWParameterState(s.Step, ToData(s.ExpAvg, names[i]), ToData(s.ExpAvgSq, names[i]));
         }
         var group = new PickleDict
         {
@@ -73,18 +70,14 @@ internal static class TrainingCheckpoints
         return new AdamWState(result, [group]);
     }
 
-    private static void ImportOptimizer(nn.Module model, AdamW optimizer, AdamWState adam)
+    private static void ImportOptimizer(nn.Module model, BGptAdamW optimizer, AdamWState adam)
     {
-        var states = optimizer.state_dict().State;
         var names = model.named_parameters().Select(p => p.name).ToList();
-        using var _ = no_grad();
         for (int i = 0; i < names.Count; i++)
         {
             if (!adam.Parameters.TryGetValue(names[i], out var saved)) continue;
-            var s = (AdamW.State)states[i];
-            s.step = (long)Math.Round(saved.Step);
-            CopyInto(s.exp_avg, saved.ExpAvg, names[i]);
-            CopyInto(s.exp_avg_sq, saved.ExpAvgSq, names[i]);
+            using var scope = NewDisposeScope();
+            optimizer.SetState(i, (long)Math.Round(saved.Step), Moment(saved.ExpAvg, names[i]), Moment(saved.ExpAvgSq, names[i]));
         }
     }
 
@@ -95,11 +88,10 @@ internal static class TrainingCheckpoints
         return TensorData.FromFloats(value.data<float>().ToArray(), value.shape);
     }
 
-    private static void CopyInto(Tensor target, TensorData data, string name)
+    private static Tensor Moment(TensorData data, string name)
     {
-        using var scope = NewDisposeScope();
         var source = tensor(data.ToFloatArray(), data.Shape);
-        target.copy_(name == PatchEmbeddingWeight ? source.t() : source);
+        return name == PatchEmbeddingWeight ? source.t() : source;
     }
 
     // torch's LambdaLR.state_dict() after OptimizerSteps steps, so the original's train scripts can resume from our files.

@@ -23,7 +23,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
         int stepsPerEpoch = (trainBatches.BatchCount + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
         var schedule = new CosineSchedule(options.LearningRate, options.WarmupFraction, options.Epochs * stepsPerEpoch);
         var parameters = _model.parameters().ToList();
-        using var optimizer = optim.AdamW(parameters, options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
+        using var optimizer = new BGptAdamW(parameters, options.LearningRate, 0.9, 0.999, 1e-8, options.WeightDecay);
 
         var state = options.ResumeFrom is { } resume
             ? TrainingCheckpoints.Load(resume, _model, optimizer, stepsPerEpoch)
@@ -74,14 +74,14 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
     }
 
     private (double Loss, double BytesPerSecond, int Steps) TrainEpoch(int epoch, ExampleBatcher batches,
-        CosineSchedule schedule, AdamW optimizer, List<Parameter> parameters, RunClock run, IProgress<TrainingProgress>? progress, CancellationToken ct)
+        CosineSchedule schedule, BGptAdamW optimizer, List<Parameter> parameters, RunClock run, IProgress<TrainingProgress>? progress, CancellationToken ct)
     {
         // A seed per epoch: a resumed run gets the same order, crops and dropout masks as an uninterrupted one.
         int seed = Seeds.Derive(options.Seed, Seeds.Epoch, epoch);
         manual_seed(seed);
         var random = new Random(seed);
         _model.train();
-        using (NewDisposeScope()) optimizer.zero_grad(); // it wraps each gradient in a new tensor handle
+        optimizer.ZeroGrad();
         var watch = Stopwatch.StartNew();
         int step = (epoch - 1) * ((batches.BatchCount + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps);
         int index = 0, micro = 0, group = 0;
@@ -94,7 +94,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
             {
                 group = Math.Min(options.GradientAccumulationSteps, batches.BatchCount - index);
                 lr = schedule.At(step);
-                foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+                optimizer.LearningRate = lr;
             }
             using (NewDisposeScope())
             {
@@ -115,8 +115,8 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                 var withGrad = parameters.Where(p => p.grad is not null).ToList();
                 double norm = nn.utils.clip_grad_norm_(withGrad, options.MaxGradNorm > 0 ? options.MaxGradNorm : double.PositiveInfinity);
                 if (!double.IsFinite(norm)) throw new TrainingDivergedException(epoch, step + 1, lr, "gradient norm");
-                optimizer.step();
-                optimizer.zero_grad();
+                optimizer.Step();
+                optimizer.ZeroGrad();
             }
             step++;
             run.StepDone();

@@ -65,7 +65,12 @@ internal static class PickleGlobals
         long[] strides = Longs(Arg<object?[]>(args, 3, fn), "stride");
         var view = $"{offset}|{string.Join(',', shape)}|{string.Join(',', strides)}";
         if (storage.Views.TryGetValue(view, out var same)) return same;
-        var bytes = StridedGather.Gather(storage.Bytes, storage.DType.ElementSize(), offset, shape, strides);
+        int size = storage.DType.ElementSize();
+        // A tensor that is its whole storage (every weight torch.save writes) shares the storage's bytes instead of
+        // copying them: loading the 110M model then holds one copy of its weights, not two.
+        var bytes = StridedGather.IsWholeStorage(storage.Bytes.Length, size, offset, shape, strides)
+            ? storage.Bytes
+            : StridedGather.Gather(storage.Bytes, size, offset, shape, strides);
         return storage.Views[view] = new TensorData(storage.DType, shape, bytes);
     }
 

@@ -45,6 +45,11 @@ internal static class StridedGather
         return result;
     }
 
+    /// <summary>True when the view is exactly its storage: offset 0, contiguous, every byte of it.</summary>
+    public static bool IsWholeStorage(long storageBytes, int elementSize, long offset, long[] shape, long[] strides) =>
+        offset == 0 && shape.Length == strides.Length && IsContiguous(shape, strides)
+        && TensorData.CountElements(shape) * elementSize == storageBytes && storageBytes > 0;
+
     /// <summary>C-order strides of <paramref name="shape"/>.</summary>
     public static long[] ContiguousStrides(long[] shape)
     {

@@ -23,15 +23,20 @@ public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
     private protected abstract string ExtensionColumn { get; }
     private protected abstract int? Threads { get; }
 
-    /// <summary>The ONNX graph and which of its outputs become which columns.</summary>
-    private protected abstract (byte[] Onnx, IReadOnlyList<(string OnnxOutput, string Column)> Outputs) Export();
+    /// <summary>The ONNX graph's file and which of its outputs become which columns.</summary>
+    private protected abstract (string OnnxFile, IReadOnlyList<(string OnnxOutput, string Column)> Outputs) Export();
 
     private IEstimator<ITransformer> Chain()
     {
         if (_chain is null)
         {
-            var (onnx, outputs) = Export();
-            _chain = OnnxPipeline.Build(_catalog, onnx, BytesColumn, ExtensionColumn, outputs, Threads);
+            var (file, outputs) = Export();
+            // The checkpoint and the graph's protobuf (about 2 x 350 MB for the paper's model) are garbage now; collect
+            // them before ONNX Runtime loads the file, so they do not add to the session's own copy at the peak, and
+            // return the session's load-time buffers afterwards.
+            Runtime.NativeMemory.Release();
+            _chain = OnnxPipeline.Build(_catalog, file, BytesColumn, ExtensionColumn, outputs, Threads);
+            Runtime.NativeMemory.Release();
         }
         return _chain;
     }
@@ -70,14 +75,17 @@ public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
     /// </summary>
     private protected static bool IsExportedGraph(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
 
-    private protected static byte[] ReadGraph(string path)
+    /// <summary>A pre-exported graph as served: the file itself, or its int8 version when <paramref name="quantize"/> is set.</summary>
+    private protected static string ServedGraph(string path, bool quantize)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"ONNX graph '{path}' not found.", path);
-        return File.ReadAllBytes(path);
+        return quantize ? OnnxModelCache.Store(OnnxQuantizer.QuantizeDynamic(File.ReadAllBytes(path))) : Path.GetFullPath(path);
     }
 
-    /// <summary>The graph as served: int8 when <paramref name="quantize"/> is set.</summary>
-    private protected static byte[] Served(byte[] onnx, bool quantize) => quantize ? OnnxQuantizer.QuantizeDynamic(onnx) : onnx;
+    /// <summary>A checkpoint's graph as served, written straight to a cached file: int8 when <paramref name="quantize"/> is set.</summary>
+    private protected static string ServedExport(BGptCheckpoint checkpoint, BGptOnnxOptions options, bool quantize) => quantize
+        ? OnnxModelCache.Store(OnnxQuantizer.QuantizeDynamic(BGptOnnxExporter.Export(checkpoint.Weights, checkpoint.Config, options)))
+        : OnnxModelCache.Store(stream => BGptOnnxExporter.Export(checkpoint.Weights, checkpoint.Config, stream, options));
 
     private protected static void CheckTruncation(TruncationStrategy t, string component)
     {
@@ -110,22 +118,20 @@ public sealed class BGptFeaturizerEstimator : BGptOnnxEstimator
     private protected override string ExtensionColumn => _options.ExtensionColumnName;
     private protected override int? Threads => _options.Threads;
 
-    private protected override (byte[], IReadOnlyList<(string, string)>) Export()
+    private protected override (string, IReadOnlyList<(string, string)>) Export()
     {
-        if (IsExportedGraph(_options.CheckpointPath))
-            return (Served(ReadGraph(_options.CheckpointPath), _options.Quantize), new[] { (BGptOnnxExporter.FeaturesOutput, _options.OutputColumnName) });
+        var outputs = new[] { (BGptOnnxExporter.FeaturesOutput, _options.OutputColumnName) };
+        if (IsExportedGraph(_options.CheckpointPath)) return (ServedGraph(_options.CheckpointPath, _options.Quantize), outputs);
         var checkpoint = LoadCheckpoint(_options.CheckpointPath, "FeaturizeBGpt");
-        var onnx = BGptOnnxExporter.Export(checkpoint.Weights, checkpoint.Config,
-            new BGptOnnxOptions
-            {
-                Head = OnnxHead.Features,
-                Truncation = _options.Truncation,
-                Pooling = _options.Pooling,
-                LongFiles = _options.LongFiles,
-                MaxWindows = _options.MaxWindows,
-                Source = _options.CheckpointPath,
-            });
-        return (Served(onnx, _options.Quantize), new[] { (BGptOnnxExporter.FeaturesOutput, _options.OutputColumnName) });
+        return (ServedExport(checkpoint, new BGptOnnxOptions
+        {
+            Head = OnnxHead.Features,
+            Truncation = _options.Truncation,
+            Pooling = _options.Pooling,
+            LongFiles = _options.LongFiles,
+            MaxWindows = _options.MaxWindows,
+            Source = _options.CheckpointPath,
+        }, _options.Quantize), outputs);
     }
 }
 
@@ -144,15 +150,14 @@ public sealed class BGptBitsPerByteEstimator : BGptOnnxEstimator
     private protected override string ExtensionColumn => _options.ExtensionColumnName;
     private protected override int? Threads => _options.Threads;
 
-    private protected override (byte[], IReadOnlyList<(string, string)>) Export()
+    private protected override (string, IReadOnlyList<(string, string)>) Export()
     {
-        if (IsExportedGraph(_options.CheckpointPath))
-            return (Served(ReadGraph(_options.CheckpointPath), _options.Quantize), new[] { (BGptOnnxExporter.BitsPerByteOutput, _options.OutputColumnName) });
+        var outputs = new[] { (BGptOnnxExporter.BitsPerByteOutput, _options.OutputColumnName) };
+        if (IsExportedGraph(_options.CheckpointPath)) return (ServedGraph(_options.CheckpointPath, _options.Quantize), outputs);
         var checkpoint = LoadCheckpoint(_options.CheckpointPath, "ScoreBitsPerByte");
         if (checkpoint.Kind != BGptCheckpointKind.LanguageModel)
             throw new BGptCheckpointException(_options.CheckpointPath, "ScoreBitsPerByte needs a language-model checkpoint (with a byte-level decoder); this is a classifier.");
-        var onnx = BGptOnnxExporter.Export(checkpoint.Weights, checkpoint.Config,
-            new BGptOnnxOptions { Head = OnnxHead.BitsPerByte, Truncation = _options.Truncation, Source = _options.CheckpointPath });
-        return (Served(onnx, _options.Quantize), new[] { (BGptOnnxExporter.BitsPerByteOutput, _options.OutputColumnName) });
+        return (ServedExport(checkpoint, new BGptOnnxOptions { Head = OnnxHead.BitsPerByte, Truncation = _options.Truncation, Source = _options.CheckpointPath },
+            _options.Quantize), outputs);
     }
 }

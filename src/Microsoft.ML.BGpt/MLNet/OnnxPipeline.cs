@@ -8,8 +8,18 @@ namespace Microsoft.ML.BGpt.MLNet;
 /// </summary>
 internal static class OnnxPipeline
 {
+    /// <summary>Serves an in-memory graph (ML.NET copies it into a session of its own).</summary>
     public static IEstimator<ITransformer> Build(TransformsCatalog catalog, byte[] onnx, string bytesColumn, string extensionColumn,
-        IReadOnlyList<(string OnnxOutput, string Column)> outputs, int? threads = null)
+        IReadOnlyList<(string OnnxOutput, string Column)> outputs, int? threads = null) =>
+        Build(catalog, threads is null ? null : OnnxModelCache.Store(onnx), threads is null ? onnx : null, bytesColumn, extensionColumn, outputs, threads);
+
+    /// <summary>Serves a graph file, which ONNX Runtime maps without a managed copy (and ML.NET reads only when saving).</summary>
+    public static IEstimator<ITransformer> Build(TransformsCatalog catalog, string onnxFile, string bytesColumn, string extensionColumn,
+        IReadOnlyList<(string OnnxOutput, string Column)> outputs, int? threads = null) =>
+        Build(catalog, onnxFile, null, bytesColumn, extensionColumn, outputs, threads);
+
+    private static IEstimator<ITransformer> Build(TransformsCatalog catalog, string? onnxFile, byte[]? onnx, string bytesColumn, string extensionColumn,
+        IReadOnlyList<(string OnnxOutput, string Column)> outputs, int? threads)
     {
         var temps = new List<string>();
         IEstimator<ITransformer>? chain = null;
@@ -20,12 +30,12 @@ internal static class OnnxPipeline
 
         var graphOutputs = outputs.Select(o => o.OnnxOutput).ToArray();
         var graphInputs = new[] { Onnx.BGptOnnxExporter.BytesInput, Onnx.BGptOnnxExporter.ExtensionInput };
-        if (threads is null)
+        if (onnx is not null)
             Add(catalog.ApplyOnnxModel(graphOutputs, graphInputs, new MemoryStream(onnx)));
         else
             Add(catalog.ApplyOnnxModel(new Transforms.Onnx.OnnxOptions
             {
-                ModelFile = OnnxModelCache.Store(onnx),
+                ModelFile = onnxFile,
                 InputColumns = graphInputs,
                 OutputColumns = graphOutputs,
                 IntraOpNumThreads = threads,
@@ -45,18 +55,34 @@ internal static class OnnxPipeline
 /// </summary>
 internal static class OnnxModelCache
 {
-    public static string Store(byte[] onnx)
+    public static string Store(byte[] onnx) => Store(stream => stream.Write(onnx));
+
+    /// <summary>Writes a graph straight to the cache (no managed copy of its bytes) and returns its path.</summary>
+    public static string Store(Action<Stream> write) => Store(write, Path.Combine(Path.GetTempPath(), "bgpt-onnx"));
+
+    internal static string Store(Action<Stream> write, string dir)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "bgpt-onnx");
         Directory.CreateDirectory(dir);
-        var name = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(onnx))[..32] + ".onnx";
-        var path = Path.Combine(dir, name);
-        if (!File.Exists(path))
+        var tmp = Path.Combine(dir, Guid.NewGuid().ToString("N") + ".tmp");
+        try
         {
-            var tmp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-            File.WriteAllBytes(tmp, onnx);
-            File.Move(tmp, path, overwrite: true);
+            string hash;
+            using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+                stream.Position = 0;
+                hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream))[..32];
+            }
+            var path = Path.Combine(dir, hash + ".onnx");
+            if (File.Exists(path)) File.Delete(tmp);
+            else File.Move(tmp, path, overwrite: true);
+            return path;
         }
-        return path;
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
     }
 }

@@ -1,12 +1,13 @@
 using FluentAssertions;
 using Microsoft.ML.BGpt.Modeling;
+using Microsoft.ML.BGpt.Training;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.BGpt.Tests;
 
-/// <summary>One AdamW step (torch 1.13 defaults, weight decay 0.01) in eval mode, against the original's.</summary>
+/// <summary>One AdamW step (<see cref="BGptAdamW"/>: torch 1.13 defaults, weight decay 0.01) in eval mode, against the original's.</summary>
 public class TrainingStepTests(ITestOutputHelper output)
 {
     private static double MaxAbs(float[] a, float[] b) => a.Zip(b, (x, y) => (double)Math.Abs(x - y)).Max();
@@ -16,7 +17,7 @@ public class TrainingStepTests(ITestOutputHelper output)
     {
         using var model = FixtureModels.Classifier();
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        using var optimizer = optim.AdamW(model.parameters(), lr: 0.001, weight_decay: 0.01);
+        using var optimizer = new BGptAdamW(model.parameters(), learningRate: 0.001, weightDecay: 0.01);
         using var scope = NewDisposeScope();
         var tokens = FixtureModels.Tokens(ReferenceFixtures.Ints("train_step_cls/tokens.npy"));
 
@@ -28,7 +29,7 @@ public class TrainingStepTests(ITestOutputHelper output)
         var eGrad = Compare.MaxAbs(parameters["classifier.weight"].grad!, ReferenceFixtures.Floats("train_step_cls/classifier_weight_grad.npy", out s), s, 1e-4, "classifier weight grad");
         Compare.MaxAbs(parameters["classifier.bias"].grad!, ReferenceFixtures.Floats("train_step_cls/classifier_bias_grad.npy", out s), s, 1e-4, "classifier bias grad");
         parameters["patch_level_decoder.base.wte.weight"].grad.Should().BeNull("the unused token embedding gets no gradient, so AdamW skips it");
-        optimizer.step();
+        optimizer.Step();
 
         using (no_grad())
             Compare.MaxAbs(model.forward(tokens), ReferenceFixtures.Floats("train_step_cls/logits_after.npy", out s), s, 1e-4, "logits after");
@@ -48,14 +49,14 @@ public class TrainingStepTests(ITestOutputHelper output)
     public void Language_model_step_matches()
     {
         using var model = FixtureModels.LanguageModel("lm_prestep.state_dict.pth");
-        using var optimizer = optim.AdamW(model.parameters(), lr: 0.0001, weight_decay: 0.01);
+        using var optimizer = new BGptAdamW(model.parameters(), learningRate: 0.0001, weightDecay: 0.01);
         using var scope = NewDisposeScope();
         var patches = tensor(ReferenceFixtures.Ints("batch/patches.npy").Select(t => (long)t).ToArray(), new long[] { 3, 336 });
         var masks = tensor(ReferenceFixtures.Longs("batch/masks_in.npy"), new long[] { 3, 21 });
         var loss = model.Loss(patches, masks);
         Compare.Relative(loss.item<float>(), 5.3853302001953125, 1e-5, "LM loss before the step");
         loss.backward();
-        optimizer.step();
+        optimizer.Step();
 
         var after = FixtureModels.StateDict("lm.state_dict.pth");
         double max = 0;

@@ -1,0 +1,36 @@
+using FluentAssertions;
+using Microsoft.ML.BGpt.MLNet;
+using Xunit;
+
+namespace Microsoft.ML.BGpt.Tests;
+
+/// <summary>The content-addressed graph files that checkpoint exports are streamed into (no managed copy of the graph).</summary>
+public sealed class OnnxModelCacheTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "bgpt-onnx-cache-test-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose() { if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true); }
+
+    [Fact]
+    public void A_streamed_graph_lands_under_its_content_hash_once_and_leaves_no_temporaries()
+    {
+        var payload = new byte[300_000];
+        new Random(7).NextBytes(payload);
+        var first = OnnxModelCache.Store(stream => { stream.Write(payload, 0, 1000); stream.Write(payload, 1000, payload.Length - 1000); }, _dir);
+        var second = OnnxModelCache.Store(stream => stream.Write(payload), _dir);
+        second.Should().Be(first, "the same bytes, written in pieces or at once, are the same file");
+        File.ReadAllBytes(first).Should().Equal(payload);
+        payload[12345] ^= 1;
+        OnnxModelCache.Store(stream => stream.Write(payload), _dir).Should().NotBe(first);
+        Directory.GetFiles(_dir, "*.onnx").Should().HaveCount(2);
+        Directory.GetFiles(_dir, "*.tmp").Should().BeEmpty();
+    }
+
+    [Fact]
+    public void A_failed_write_leaves_nothing_behind()
+    {
+        var act = () => OnnxModelCache.Store(stream => { stream.Write(new byte[10]); throw new InvalidDataException("export failed"); }, _dir);
+        act.Should().Throw<InvalidDataException>();
+        Directory.GetFiles(_dir).Should().BeEmpty();
+    }
+}
