@@ -12,18 +12,15 @@ namespace Microsoft.ML.BGpt.Benchmarks;
 /// <see cref="BGptAdamW"/> (what the trainers use), in fp32 and in bf16 mixed precision.
 /// </summary>
 /// <remarks>
-/// TorchSharp 0.107 has no autocast, so "bf16" here is the manual equivalent of an autocast option with fp32 master
-/// weights: a bf16 copy of the model runs forward and backward, its gradients are cast to fp32 for AdamW on the
-/// fp32 master weights, which are then cast back into the copy. Unlike autocast, LayerNorm and softmax also run
-/// in bf16.
+/// "bf16 mixed" is the trainers' <see cref="TrainingPrecision.BFloat16Mixed"/> (TorchSharp 0.107 has no autocast):
+/// a bf16 copy of the model runs forward and backward, its gradients are added into the fp32 master's for AdamW,
+/// and the updated master weights are copied back. Unlike autocast, LayerNorm and softmax also run in bf16.
 /// </remarks>
 internal sealed class TrainingBench : IDisposable
 {
     private const string Engine = "TorchSharp";
     private readonly BGptClassifier _master;
-    private readonly BGptClassifier? _work;
-    private readonly Parameter[] _masterParameters;
-    private readonly Parameter[] _workParameters = [];
+    private readonly BFloat16Copy? _work;
     private readonly BGptAdamW _optimizer;
 
     public TrainingBench(BenchModel m, bool bf16)
@@ -32,17 +29,12 @@ internal sealed class TrainingBench : IDisposable
         manual_seed(BenchModel.Seed);
         _master = BGptModels.ClassifierFromPretrained(checkpoint, BenchModel.Labels.Count);
         _master.train();
-        _masterParameters = _master.parameters().ToArray();
         if (bf16)
         {
-            _work = BGptModels.ClassifierFromPretrained(checkpoint, BenchModel.Labels.Count);
-            _work.to(ScalarType.BFloat16);
-            _work.train();
-            _workParameters = _work.parameters().ToArray();
-            using (no_grad())
-                for (int i = 0; i < _workParameters.Length; i++) _workParameters[i].copy_(_masterParameters[i]);
+            _work = new BFloat16Copy(_master, new BGptClassifier(_master.Config, BenchModel.Labels.Count));
+            _work.Model.train();
         }
-        _optimizer = new BGptAdamW(_masterParameters, learningRate: 1e-5, weightDecay: 0.01);
+        _optimizer = new BGptAdamW(_master.parameters(), learningRate: 1e-5, weightDecay: 0.01);
     }
 
     public static Tensor Batch(BenchModel m, SampleData data, int bytes, int batch, out Tensor labels)
@@ -56,43 +48,22 @@ internal sealed class TrainingBench : IDisposable
     /// <summary>Seconds spent in the last step's optimizer update (AdamW, plus the bf16 casts of mixed precision).</summary>
     public double LastUpdateSeconds { get; private set; }
 
-    /// <summary>One optimizer step on the batch; returns the loss.</summary>
+    /// <summary>One optimizer step on the batch, as the trainers take it (TrainingLoop, without clipping); returns the loss.</summary>
     public float Step(Tensor x, Tensor labels)
     {
         float loss;
-        var sw = new System.Diagnostics.Stopwatch();
-        if (_work is null)
-        {
-            _optimizer.ZeroGrad();
-            using var scope = NewDisposeScope();
-            var l = F.cross_entropy(_master.forward(x), labels);
-            l.backward();
-            loss = l.item<float>();
-            sw.Start();
-            _optimizer.Step();
-            LastUpdateSeconds = sw.Elapsed.TotalSeconds;
-            return loss;
-        }
-
-        _work.zero_grad();
+        var model = (BGptClassifier?)_work?.Model ?? _master;
+        _optimizer.ZeroGrad();
         using (var scope = NewDisposeScope())
         {
-            var l = F.cross_entropy(_work.forward(x).to_type(ScalarType.Float32), labels);
+            var l = F.cross_entropy(model.forward(x).to_type(ScalarType.Float32), labels);
             l.backward();
             loss = l.item<float>();
         }
-        sw.Start();
-        using (no_grad())
-        {
-            for (int i = 0; i < _masterParameters.Length; i++)
-            {
-                var g = _workParameters[i].grad;
-                _masterParameters[i].grad = g?.to_type(ScalarType.Float32);
-            }
-        }
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        _work?.AccumulateGradients();
         _optimizer.Step();
-        using (no_grad())
-            for (int i = 0; i < _workParameters.Length; i++) _workParameters[i].copy_(_masterParameters[i]);
+        _work?.Sync();
         LastUpdateSeconds = sw.Elapsed.TotalSeconds;
         return loss;
     }

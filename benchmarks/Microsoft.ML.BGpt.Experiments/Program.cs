@@ -2,7 +2,7 @@
 // train.csv and reports accuracy per epoch on a validation share of those files. The test split is never read.
 //   dotnet run -c Release --project benchmarks/Microsoft.ML.BGpt.Experiments -- data=<folder> [window=2048] [patch=16]
 //       [hidden=128] [layers=3] [epochs=10] [batch=16] [lr=5e-4] [dropout=0.1] [wd=0.01] [threads=1]
-//       [pre=0 (pretraining epochs)] [presample=0 (PatchSamplingBatchSize)] [prelr=2e-3] [trunc=HeadTail]
+//       [pre=0 (pretraining epochs)] [presample=0 (PatchSamplingBatchSize)] [prelr=2e-3] [trunc=HeadTail] [precision=fp32|bf16]
 // docs/evaluation.md lists the runs behind the Auto recipe's choices.
 using System.Diagnostics;
 using System.Globalization;
@@ -19,6 +19,12 @@ double Real(string key, double fallback) => double.Parse(Get(key, fallback.ToStr
 string folder = settings.TryGetValue("data", out var d) ? d : throw new ArgumentException("data=<dataset folder with train.csv> is required");
 int window = Int("window", 2048), patch = Int("patch", 16), batch = Int("batch", 16), pretrainEpochs = Int("pre", 0);
 var truncation = Enum.Parse<TruncationStrategy>(Get("trunc", "HeadTail"));
+var precision = Get("precision", "fp32") switch
+{
+    "fp32" => TrainingPrecision.Float32,
+    "bf16" => TrainingPrecision.BFloat16Mixed,
+    var p => throw new ArgumentException($"precision={p}: use fp32 or bf16"),
+};
 set_num_threads(Int("threads", 1));
 
 var rows = File.ReadLines(Path.Combine(folder, "train.csv")).Skip(1).Select(l => l.Split(','))
@@ -27,7 +33,7 @@ var labels = rows.Select(r => r.Label).Distinct().Order().ToList();
 var examples = rows.Select(r => new ByteExample(r.Bytes, ReadOnlyMemory<byte>.Empty, labels.IndexOf(r.Label))).ToList();
 var config = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
     patchNumLayers: Int("layers", 3), byteNumLayers: 1);
-Console.WriteLine($"{Path.GetFileName(folder)}: {examples.Count} files, {labels.Count} classes; {config.PatchLength} patches of {patch} B, hidden {config.HiddenSize}");
+Console.WriteLine($"{Path.GetFileName(folder)}: {examples.Count} files, {labels.Count} classes; {config.PatchLength} patches of {patch} B, hidden {config.HiddenSize}, {config.PatchNumLayers} layers, {precision}");
 
 var clock = Stopwatch.StartNew();
 manual_seed(0);
@@ -38,7 +44,7 @@ if (pretrainEpochs > 0)
     {
         Epochs = pretrainEpochs, BatchSize = batch, LearningRate = Real("prelr", 2e-3), WarmupFraction = 0.05,
         TrainTruncation = TruncationStrategy.RandomCrop, EvalTruncation = truncation, ValidationFraction = 0.05,
-        EarlyStoppingPatience = 0, PatchSamplingBatchSize = Int("presample", 0),
+        EarlyStoppingPatience = 0, PatchSamplingBatchSize = Int("presample", 0), Precision = precision,
     });
     foreach (var h in lm.History) Console.WriteLine($"pretrain {h.Epoch}: train {h.TrainLoss:F3}, validation {h.BitsPerByte:F3} bits/byte, {h.Seconds:F0} s");
     model.Dispose();
@@ -49,6 +55,7 @@ var result = ClassifierTrainer.Train(examples, null, model, new ClassifierTraini
 {
     Epochs = Int("epochs", 10), BatchSize = batch, LearningRate = Real("lr", 5e-4), Dropout = Real("dropout", 0.1), WeightDecay = Real("wd", 0.01),
     WarmupFraction = 0.1, TrainTruncation = truncation, EvalTruncation = truncation, ValidationFraction = 0.1, EarlyStoppingPatience = 0,
+    Precision = precision,
 });
 foreach (var h in result.History) Console.WriteLine($"epoch {h.Epoch}: train {h.TrainLoss:F3}, validation loss {h.ValidationLoss:F3}, accuracy {h.ValidationAccuracy:P1}, {h.Seconds:F0} s");
 Console.WriteLine($"total {clock.Elapsed.TotalSeconds:F0} s");

@@ -37,7 +37,8 @@ public sealed class ByteLevelDecoder : nn.Module
         long p = targets.shape[1];
         using var predicting = logits.narrow(1, 0, p).reshape(-1, logits.shape[2]);  // [M * P, 257]
         using var labels = targets.to_type(ScalarType.Int64).reshape(-1);
-        return nn.functional.cross_entropy(predicting, labels);
+        using var wide = predicting.dtype == ScalarType.Float32 ? null : predicting.to_type(ScalarType.Float32); // bf16 models: float32 loss
+        return nn.functional.cross_entropy(wide ?? predicting, labels);
     }
 
     internal Gpt2LMHead Head => @base;

@@ -10,9 +10,14 @@ internal sealed class ClassifierObjective(BGptClassifier model, float[]? classWe
 {
     public nn.Module Model => model;
 
+    public nn.Module CreateLike() => new BGptClassifier(model.Config, model.LabelCount);
+
+    public ITrainingObjective On(nn.Module other) => new ClassifierObjective((BGptClassifier)other, classWeights);
+
     public Tensor TrainingLoss(TrainingBatch batch)
     {
-        var logits = model.forward(batch.TokenTensor(), batch.MaskTensor());
+        // The loss is always float32 (a bfloat16 working copy's logits are cast up).
+        var logits = model.forward(batch.TokenTensor(), batch.MaskTensor()).to_type(ScalarType.Float32);
         var weight = classWeights is null ? null : tensor(classWeights);
         return F.cross_entropy(logits, batch.LabelTensor(), weight);
     }

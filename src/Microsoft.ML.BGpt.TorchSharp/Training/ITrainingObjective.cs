@@ -8,6 +8,12 @@ internal interface ITrainingObjective
 {
     nn.Module Model { get; }
 
+    /// <summary>A fresh model of the same kind and configuration (the working copy of mixed precision).</summary>
+    nn.Module CreateLike();
+
+    /// <summary>The same objective computed on <paramref name="model"/>, a model made by <see cref="CreateLike"/>.</summary>
+    ITrainingObjective On(nn.Module model);
+
     /// <summary>The scalar training loss of a batch (graph attached, for backward).</summary>
     Tensor TrainingLoss(TrainingBatch batch);
 

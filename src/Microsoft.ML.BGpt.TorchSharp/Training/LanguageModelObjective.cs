@@ -9,6 +9,10 @@ internal sealed class LanguageModelObjective(BGptLMHeadModel model, int patchSam
 {
     public nn.Module Model => model;
 
+    public nn.Module CreateLike() => new BGptLMHeadModel(model.Config);
+
+    public ITrainingObjective On(nn.Module other) => new LanguageModelObjective((BGptLMHeadModel)other, patchSamples);
+
     // Validation always scores every patch; only training samples them.
     public Tensor TrainingLoss(TrainingBatch batch) => model.Loss(batch.TokenTensor(), batch.MaskTensor(), patchSamples);
 

@@ -28,6 +28,8 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
         var state = options.ResumeFrom is { } resume
             ? TrainingCheckpoints.Load(resume, _model, optimizer, stepsPerEpoch)
             : new TrainingState(0, 0, null, 0);
+        using var copy = options.Precision == TrainingPrecision.BFloat16Mixed ? new BFloat16Copy(_model, objective.CreateLike()) : null;
+        var compute = copy is null ? objective : objective.On(copy.Model);
         bool keepBest = options.RestoreBestEpoch && evalBatches is not null;
         var run = new RunClock(schedule.TotalSteps);
         var history = new List<EpochMetrics>();
@@ -38,7 +40,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
             for (int epoch = firstEpoch; epoch <= lastEpoch; epoch++)
             {
                 var watch = Stopwatch.StartNew();
-                var (trainLoss, bytesPerSecond, steps) = TrainEpoch(epoch, trainBatches, schedule, optimizer, parameters, run, progress, ct);
+                var (trainLoss, bytesPerSecond, steps) = TrainEpoch(epoch, trainBatches, schedule, optimizer, parameters, compute, copy, run, progress, ct);
                 var (loss, accuracy, bitsPerByte) = evalBatches is null ? (default(double?), default(double?), default(double?)) : Validate(evalBatches, epoch, ct);
                 var metrics = new EpochMetrics(epoch, trainLoss, loss, accuracy, bitsPerByte, watch.Elapsed.TotalSeconds, bytesPerSecond, false);
                 bool improved = evalBatches is null || state.Best is null || objective.IsBetter(metrics, state.Best);
@@ -74,13 +76,15 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
     }
 
     private (double Loss, double BytesPerSecond, int Steps) TrainEpoch(int epoch, ExampleBatcher batches,
-        CosineSchedule schedule, BGptAdamW optimizer, List<Parameter> parameters, RunClock run, IProgress<TrainingProgress>? progress, CancellationToken ct)
+        CosineSchedule schedule, BGptAdamW optimizer, List<Parameter> parameters, ITrainingObjective compute, BFloat16Copy? copy,
+        RunClock run, IProgress<TrainingProgress>? progress, CancellationToken ct)
     {
         // A seed per epoch: a resumed run gets the same order, crops and dropout masks as an uninterrupted one.
         int seed = Seeds.Derive(options.Seed, Seeds.Epoch, epoch);
         manual_seed(seed);
         var random = new Random(seed);
         _model.train();
+        copy?.Model.train();
         optimizer.ZeroGrad();
         var watch = Stopwatch.StartNew();
         int step = (epoch - 1) * ((batches.BatchCount + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps);
@@ -98,10 +102,11 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
             }
             using (NewDisposeScope())
             {
-                var loss = objective.TrainingLoss(batch);
+                var loss = compute.TrainingLoss(batch);
                 double value = loss.item<float>();
                 if (!double.IsFinite(value)) throw new TrainingDivergedException(epoch, step + 1, lr, "training loss");
                 (group == 1 ? loss : loss / group).backward();
+                copy?.AccumulateGradients();
                 lossSum += value;
                 stepLoss += value / group;
             }
@@ -117,6 +122,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                 if (!double.IsFinite(norm)) throw new TrainingDivergedException(epoch, step + 1, lr, "gradient norm");
                 optimizer.Step();
                 optimizer.ZeroGrad();
+                copy?.Sync();
             }
             step++;
             run.StepDone();
