@@ -53,7 +53,7 @@ internal sealed class TrainingBench : IDisposable
     {
         float loss;
         var model = (BGptClassifier?)_work?.Model ?? _master;
-        _optimizer.ZeroGrad();
+        if (_work is null) _optimizer.ZeroGrad(); // mixed precision overwrites the master's gradients instead
         using (var scope = NewDisposeScope())
         {
             var l = F.cross_entropy(model.forward(x).to_type(ScalarType.Float32), labels);

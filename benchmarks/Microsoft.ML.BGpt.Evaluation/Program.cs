@@ -50,8 +50,8 @@ var measured = new Dictionary<int, (BGptThroughput Speed, PhaseResult Phase)>();
     if (!measured.TryGetValue(config.MaxTokens, out var m))
     {
         var log = new List<PhaseResult>();
-        var speed = PhaseMeter.Run("measure", log, () => BGptAutoRecipe.MeasureThroughput(config, sample, data.Classes.Count, threads: a.Threads));
-        Console.WriteLine($"  throughput at {config.MaxTokens} B: pretraining {speed.PretrainTokensPerSecond:F0}, fine-tuning {speed.FineTuneTokensPerSecond:F0} tokens/s");
+        var (_, speed) = PhaseMeter.Run("measure", log, () => BGptAutoRecipe.Plan(data.TrainLengths, data.Classes.Count, sample, window, stride, a.Threads));
+        Console.WriteLine($"  throughput at {config.MaxTokens} B ({speed.Precision}): pretraining {speed.PretrainTokensPerSecond:F0}, fine-tuning {speed.FineTuneTokensPerSecond:F0} tokens/s");
         measured[config.MaxTokens] = m = (speed, log[0]);
     }
     phases.Add(m.Phase);

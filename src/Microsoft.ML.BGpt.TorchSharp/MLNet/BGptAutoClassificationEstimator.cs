@@ -44,8 +44,7 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
         files = null; // the trainers read the data view themselves
 
         int? stride = BGptAutoRecipe.DetectRecordStride(sample);
-        var config = BGptAutoRecipe.ChooseConfig(lengths, classes, recordStride: stride);
-        var speed = BGptAutoRecipe.MeasureThroughput(config, sample, classes, threads: _options.Threads);
+        var (_, speed) = BGptAutoRecipe.Plan(lengths, classes, sample, recordStride: stride, threads: _options.Threads);
         var left = _options.TrainingTime - clock.Elapsed;
         var recipe = BGptAutoRecipe.Create(lengths, classes, left > TimeSpan.Zero ? left : TimeSpan.FromSeconds(1), speed, seed: _options.Seed, recordStride: stride);
         LastRecipe = recipe;

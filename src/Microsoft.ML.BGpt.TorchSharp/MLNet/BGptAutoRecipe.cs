@@ -6,7 +6,9 @@ namespace Microsoft.ML.BGpt;
 /// <summary>Measured training speed of one configuration on this machine, in real (unpadded) tokens per second.</summary>
 /// <param name="PretrainTokensPerSecond">Next-byte pretraining (patch- and byte-level decoders).</param>
 /// <param name="FineTuneTokensPerSecond">Classifier fine-tuning (patch-level decoder and head).</param>
-public sealed record BGptThroughput(double PretrainTokensPerSecond, double FineTuneTokensPerSecond);
+/// <param name="Precision">The arithmetic these speeds were measured with, which the recipe then trains with.</param>
+public sealed record BGptThroughput(double PretrainTokensPerSecond, double FineTuneTokensPerSecond,
+    TrainingPrecision Precision = TrainingPrecision.Float32);
 
 /// <summary>
 /// A complete CPU training recipe: the architecture, generative pretraining options (null when the budget leaves no
@@ -39,9 +41,12 @@ public static class BGptAutoRecipe
     /// The architecture for data with these file lengths: a window that covers 90% of the files (a power of two,
     /// 512 to 8192 bytes), patches of the files' record stride when they have one (<see cref="DetectRecordStride"/>:
     /// image rows, fixed-size records), else 16-byte patches up to 4 KiB windows and 32-byte patches beyond (at most
-    /// 256 patches), hidden size 128 (256 from 5,000 training files), 3 patch-level layers and 1 byte-level layer.
+    /// 256 patches), hidden size 128 (256 from 5,000 training files), 3 patch-level layers and 1 byte-level layer;
+    /// with <see cref="TrainingPrecision.BFloat16Mixed"/> (measured 2-2.5x faster), hidden 256 and 4 layers, which
+    /// learn more per epoch (validation runs in docs/evaluation.md) at about the fp32 small model's cost.
     /// </summary>
-    public static BGptConfig ChooseConfig(IReadOnlyList<long> fileLengths, int classes, int? windowBytes = null, int? recordStride = null)
+    public static BGptConfig ChooseConfig(IReadOnlyList<long> fileLengths, int classes, int? windowBytes = null, int? recordStride = null,
+        TrainingPrecision precision = TrainingPrecision.Float32)
     {
         ArgumentNullException.ThrowIfNull(fileLengths);
         if (fileLengths.Count == 0) throw new ArgumentException("No training files.", nameof(fileLengths));
@@ -50,8 +55,10 @@ public static class BGptAutoRecipe
             throw new ArgumentOutOfRangeException(nameof(recordStride), recordStride, $"A record stride must be in [{MinStride}, {MaxStride}].");
         int window = windowBytes ?? CoveringWindow(fileLengths);
         int patchSize = recordStride ?? (window <= 4096 ? 16 : 32);
-        int hidden = fileLengths.Count >= 5000 ? 256 : 128;
-        return BGptConfig.Create(patchSize: patchSize, patchLength: (window + patchSize - 1) / patchSize, hiddenSize: hidden, patchNumLayers: 3, byteNumLayers: 1);
+        bool bf16 = precision == TrainingPrecision.BFloat16Mixed;
+        int hidden = bf16 || fileLengths.Count >= 5000 ? 256 : 128;
+        return BGptConfig.Create(patchSize: patchSize, patchLength: (window + patchSize - 1) / patchSize, hiddenSize: hidden,
+            patchNumLayers: bf16 ? 4 : 3, byteNumLayers: 1);
     }
 
     /// <summary>Shortest and longest record stride <see cref="DetectRecordStride"/> reports (and a patch may have).</summary>
@@ -125,7 +132,8 @@ public static class BGptAutoRecipe
     public static BGptRecipe Create(IReadOnlyList<long> fileLengths, int classes, TimeSpan budget, BGptThroughput? throughput = null,
         int? windowBytes = null, int seed = 0, int? recordStride = null, double minPretrainEpochs = MinPretrainEpochs)
     {
-        var config = ChooseConfig(fileLengths, classes, windowBytes, recordStride);
+        var precision = throughput?.Precision ?? TrainingPrecision.Float32;
+        var config = ChooseConfig(fileLengths, classes, windowBytes, recordStride, precision);
         if (budget <= TimeSpan.Zero) throw new ArgumentException($"The budget must be positive (got {budget}).", nameof(budget));
         var speed = throughput ?? DefaultThroughput;
         int window = config.MaxTokens;
@@ -137,7 +145,7 @@ public static class BGptAutoRecipe
             bool cutsFew = median + 2 * config.PatchSize <= window / 2;
             bool alreadyCut = CoveringWindow(fileLengths) >= MaxWindow && median + 32 > MaxWindow / 2 && window > 2048;
             if (fine >= 3 || !(cutsFew || alreadyCut) || window / 2 < MinWindow || windowBytes is not null)
-                return Build(ChooseConfig(fileLengths, classes, window, recordStride), fileLengths, pre, fine, budget, speed, seed, why, minPretrainEpochs);
+                return Build(ChooseConfig(fileLengths, classes, window, recordStride, precision), fileLengths, pre, fine, budget, speed, seed, why, minPretrainEpochs);
             why.Add($"window {window} B leaves {fine:F1} fine-tuning epochs; halved");
             window /= 2;
         }
@@ -187,6 +195,7 @@ public static class BGptAutoRecipe
             Config = config, Epochs = preEpochs, BatchSize = batch, LearningRate = 2e-3, WarmupFraction = 0.05,
             TrainTruncation = TruncationStrategy.RandomCrop, EvalTruncation = TruncationStrategy.HeadTail,
             ValidationFraction = 0.02, EarlyStoppingPatience = 0, Seed = seed, PatchSamplingBatchSize = PatchSamples(config, batch),
+            Precision = speed.Precision,
             MaxTrainingTime = TimeSpan.FromSeconds(PretrainShare * usable),
         };
         var classifier = new BGptClassifierOptions
@@ -195,20 +204,45 @@ public static class BGptAutoRecipe
             Dropout = 0.2, WeightDecay = 0.1,
             TrainTruncation = longFiles ? TruncationStrategy.HeadTail : TruncationStrategy.RandomCrop,
             EvalTruncation = TruncationStrategy.HeadTail, ValidationFraction = 0.1, EarlyStoppingPatience = 0, RestoreBestEpoch = true,
-            Seed = seed, MaxTrainingTime = TimeSpan.FromSeconds((pretraining is null ? 1 : 1 - PretrainShare) * usable),
+            Seed = seed, MaxTrainingTime = TimeSpan.FromSeconds((pretraining is null ? 1 : 1 - PretrainShare) * usable), Precision = speed.Precision,
         };
         why.Insert(0, $"{lengths.Count} files, window {window} B ({config.PatchLength} patches of {config.PatchSize} B), hidden {config.HiddenSize}, " +
             $"{config.PatchNumLayers}+{config.ByteNumLayers} layers; budget {budget.TotalMinutes:F1} min at {speed.PretrainTokensPerSecond:F0}/{speed.FineTuneTokensPerSecond:F0} tokens/s " +
+            $"({(speed.Precision == TrainingPrecision.BFloat16Mixed ? "bf16 mixed precision, measured faster" : "fp32")}) " +
             $"-> about {pre:F1} pretraining + {fine:F1} fine-tuning epochs (time-bounded); {(longFiles ? "head+tail windows for long files" : "files fit the window")}");
         return new BGptRecipe(config, pretraining, classifier, window, string.Join("; ", why));
     }
 
+    /// <summary>bf16 mixed precision is chosen when its measured fine-tuning speed is at least this many times fp32's.</summary>
+    public const double BFloat16MinSpeedup = 1.15;
+
     /// <summary>
     /// Times a few optimizer steps of pretraining and of fine-tuning <paramref name="config"/> on <paramref name="sample"/>
-    /// (a few dozen training files; the first step is not counted) and returns tokens per second.
+    /// (a few dozen training files; the first step is not counted) and returns tokens per second. With
+    /// <paramref name="tryBFloat16"/>, fine-tuning is timed in fp32 and in bf16 mixed precision, and the faster by at
+    /// least <see cref="BFloat16MinSpeedup"/> (bf16 on CPUs with native bf16 arithmetic) becomes the precision of the
+    /// result, which pretraining is then timed in.
     /// </summary>
     public static BGptThroughput MeasureThroughput(BGptConfig config, IReadOnlyList<ReadOnlyMemory<byte>> sample, int classes,
-        int batchSize = 16, int steps = 4, int? threads = null)
+        int batchSize = 16, int steps = 4, int? threads = null, bool tryBFloat16 = true) =>
+        Measure(config, sample, classes, batchSize, steps, threads, tryBFloat16 ? null : TrainingPrecision.Float32);
+
+    /// <summary>
+    /// The Auto recipe's planning, as <c>Trainers.BGptAuto</c> runs it: the configuration for the data, its speed in fp32
+    /// and bf16 mixed precision, and, when bf16 is the faster, the larger bf16 configuration and its speed.
+    /// </summary>
+    public static (BGptConfig Config, BGptThroughput Speed) Plan(IReadOnlyList<long> fileLengths, int classes, IReadOnlyList<ReadOnlyMemory<byte>> sample,
+        int? windowBytes = null, int? recordStride = null, int? threads = null)
+    {
+        var config = ChooseConfig(fileLengths, classes, windowBytes, recordStride);
+        var speed = Measure(config, sample, classes, 16, 4, threads, null);
+        if (speed.Precision != TrainingPrecision.BFloat16Mixed) return (config, speed);
+        config = ChooseConfig(fileLengths, classes, windowBytes, recordStride, TrainingPrecision.BFloat16Mixed);
+        return (config, Measure(config, sample, classes, 16, 4, threads, TrainingPrecision.BFloat16Mixed));
+    }
+
+    private static BGptThroughput Measure(BGptConfig config, IReadOnlyList<ReadOnlyMemory<byte>> sample, int classes,
+        int batchSize, int steps, int? threads, TrainingPrecision? only)
     {
         ArgumentNullException.ThrowIfNull(config);
         if (sample.Count == 0) throw new ArgumentException("No sample files.", nameof(sample));
@@ -225,17 +259,22 @@ public static class BGptAutoRecipe
             return Math.Max(1, seen - 1) * tokensPerBatch / Math.Max(1e-3, clock.Elapsed.TotalSeconds);
         }
 
+        double FineTune(TrainingPrecision precision) => Time(p => ClassifierTrainer.Train(examples, null, classes, config, null, new ClassifierTrainingOptions
+        {
+            Epochs = 1, BatchSize = batchSize, ValidationFraction = 0, EarlyStoppingPatience = 0, RestoreBestEpoch = false,
+            TrainTruncation = TruncationStrategy.HeadTail, Threads = threads, Precision = precision,
+        }, p).Model.Dispose());
+        var chosen = only ?? TrainingPrecision.Float32;
+        double fine = FineTune(chosen);
+        if (only is null && FineTune(TrainingPrecision.BFloat16Mixed) is var bf16 && bf16 >= BFloat16MinSpeedup * fine)
+            (fine, chosen) = (bf16, TrainingPrecision.BFloat16Mixed);
         double pre = Time(p => Pretrainer.Train(examples, null, config, null, new PretrainingOptions
         {
             Epochs = 1, BatchSize = batchSize, ValidationFraction = 0, EarlyStoppingPatience = 0, RestoreBestEpoch = false,
             TrainTruncation = TruncationStrategy.HeadTail, Threads = threads, PatchSamplingBatchSize = PatchSamples(config, batchSize),
+            Precision = chosen,
         }, p).Model.Dispose());
-        double fine = Time(p => ClassifierTrainer.Train(examples, null, classes, config, null, new ClassifierTrainingOptions
-        {
-            Epochs = 1, BatchSize = batchSize, ValidationFraction = 0, EarlyStoppingPatience = 0, RestoreBestEpoch = false,
-            TrainTruncation = TruncationStrategy.HeadTail, Threads = threads,
-        }, p).Model.Dispose());
-        return new BGptThroughput(pre, fine);
+        return new BGptThroughput(pre, fine, chosen);
     }
 
     private static long Median(IReadOnlyList<long> lengths) => lengths.OrderBy(x => x).ElementAt(lengths.Count / 2);

@@ -25,8 +25,11 @@ internal sealed class BFloat16Copy : IDisposable
 
     public nn.Module Model { get; }
 
-    /// <summary>Adds the copy's gradients into the master's (float32) and zeroes the copy's.</summary>
-    public void AccumulateGradients()
+    /// <summary>
+    /// Hands the copy's gradients to the master (float32) and zeroes the copy's: the first micro-batch of a step
+    /// overwrites the master's gradients (so they need no zeroing), later ones add to them.
+    /// </summary>
+    public void AccumulateGradients(bool first = true)
     {
         using var _ = no_grad();
         for (int i = 0; i < _work.Length; i++)
@@ -36,6 +39,7 @@ internal sealed class BFloat16Copy : IDisposable
             if (g is null) continue;
             var m = _master[i].grad;
             if (m is null) _master[i].grad = g.to_type(ScalarType.Float32);
+            else if (first) m.copy_(g);
             else m.add_(g);
             g.zero_();
         }

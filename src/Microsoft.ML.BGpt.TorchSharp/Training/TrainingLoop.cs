@@ -106,7 +106,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                 double value = loss.item<float>();
                 if (!double.IsFinite(value)) throw new TrainingDivergedException(epoch, step + 1, lr, "training loss");
                 (group == 1 ? loss : loss / group).backward();
-                copy?.AccumulateGradients();
+                copy?.AccumulateGradients(first: micro == 0);
                 lossSum += value;
                 stepLoss += value / group;
             }
@@ -121,7 +121,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                 double norm = nn.utils.clip_grad_norm_(withGrad, options.MaxGradNorm > 0 ? options.MaxGradNorm : double.PositiveInfinity);
                 if (!double.IsFinite(norm)) throw new TrainingDivergedException(epoch, step + 1, lr, "gradient norm");
                 optimizer.Step();
-                optimizer.ZeroGrad();
+                if (copy is null) optimizer.ZeroGrad(); // mixed precision overwrites the master's gradients instead
                 copy?.Sync();
             }
             step++;

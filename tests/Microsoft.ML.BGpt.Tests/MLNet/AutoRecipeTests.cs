@@ -37,6 +37,23 @@ public class AutoRecipeTests
     }
 
     [Fact]
+    public void Measured_bf16_speed_buys_a_wider_deeper_model_trained_in_bf16()
+    {
+        var fp32 = BGptAutoRecipe.Create(Lengths(1000, 1800), 10, TimeSpan.FromMinutes(15), Speed);
+        fp32.Config.HiddenSize.Should().Be(128);
+        fp32.Classifier.Precision.Should().Be(Microsoft.ML.BGpt.Training.TrainingPrecision.Float32);
+
+        var fast = new BGptThroughput(40_000, 120_000, Microsoft.ML.BGpt.Training.TrainingPrecision.BFloat16Mixed);
+        var bf16 = BGptAutoRecipe.Create(Lengths(1000, 1800), 10, TimeSpan.FromMinutes(15), fast);
+        bf16.Config.HiddenSize.Should().Be(256);
+        bf16.Config.PatchNumLayers.Should().Be(4);
+        bf16.Config.MaxTokens.Should().Be(fp32.Config.MaxTokens, "precision changes the model, not the window");
+        bf16.Classifier.Precision.Should().Be(Microsoft.ML.BGpt.Training.TrainingPrecision.BFloat16Mixed);
+        bf16.Pretraining!.Precision.Should().Be(Microsoft.ML.BGpt.Training.TrainingPrecision.BFloat16Mixed);
+        bf16.Rationale.Should().Contain("bf16");
+    }
+
+    [Fact]
     public void Epochs_scale_with_the_budget()
     {
         var lengths = Lengths(1000, 1000);
