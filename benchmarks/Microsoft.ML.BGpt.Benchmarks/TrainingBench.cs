@@ -111,11 +111,10 @@ internal sealed class TrainingBench : IDisposable
         var checkpoint = m.LoadLm();
         manual_seed(BenchModel.Seed);
         using var a = BGptModels.ClassifierFromPretrained(checkpoint, BenchModel.Labels.Count);
-        using var b = BGptModels.ClassifierFromPretrained(checkpoint, BenchModel.Labels.Count);
-        b.to(ScalarType.BFloat16);
+        using var copy = new BFloat16Copy(a, new BGptClassifier(a.Config, BenchModel.Labels.Count)); // the trainers' bf16 copy
+        var b = (BGptClassifier)copy.Model;
         var pa = a.parameters().ToArray();
         var pb = b.parameters().ToArray();
-        using (no_grad()) for (int i = 0; i < pa.Length; i++) pb[i].copy_(pa[i]);
         a.eval();
         b.eval();
         using var x = Batch(m, data, 1024, 8, out var labels);
