@@ -83,11 +83,17 @@ internal static class MatmulBench
         return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)DataType.Float, Shape = shape } } };
     }
 
-    /// <summary>Times session.Run of a graph with one float input x [m, k] (default session options, as ML.NET's).</summary>
+    /// <summary>
+    /// Session options of every ONNX Runtime row: intra-op threads = every core, as the library's pipelines set them
+    /// (ONNX Runtime's own default chose 1 thread on this 2-core VM), one inter-op thread.
+    /// </summary>
+    public static SessionOptions OrtOptions(int? threads = null) =>
+        new() { IntraOpNumThreads = threads ?? Environment.ProcessorCount, InterOpNumThreads = 1 };
+
+    /// <summary>Times session.Run of a graph with one float input x [m, k] (<see cref="OrtOptions"/>).</summary>
     public static Stats TimeOrt(BenchOptions o, byte[] model, int m, int k, out float[] output, int? threads = null, double? budget = null)
     {
-        using var options = new SessionOptions();
-        if (threads is { } t) options.IntraOpNumThreads = t;
+        using var options = OrtOptions(threads);
         using var session = new InferenceSession(model, options);
         var rng = new Random(2);
         var x = new float[(long)m * k];
@@ -117,7 +123,8 @@ internal static class References
         }
         if (_session is null)
         {
-            _session = new InferenceSession(MatmulBench.MatmulModel(MatmulBench.N, MatmulBench.N, MatmulBench.N, seed: 1));
+            using var options = MatmulBench.OrtOptions();
+            _session = new InferenceSession(MatmulBench.MatmulModel(MatmulBench.N, MatmulBench.N, MatmulBench.N, seed: 1), options);
             var x = new float[MatmulBench.N * MatmulBench.N];
             for (int i = 0; i < x.Length; i++) x[i] = (i % 17) * 0.01f - 0.08f;
             _input = [NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(x, [MatmulBench.N, MatmulBench.N]))];

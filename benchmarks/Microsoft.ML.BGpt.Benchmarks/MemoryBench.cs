@@ -135,8 +135,7 @@ internal static class MemoryBench
             "ort-fp32-file" or "ort-int8-file" => Ort(m, data, ml => ml.Transforms.LoadFileBytes("Bytes", "Path")
                 .Append(ml.Transforms.CopyColumns(BGptOnnxExporter.BytesInput, "Bytes"))
                 .Append(ml.Transforms.CopyColumns(BGptOnnxExporter.ExtensionInput, "Extension"))
-                .Append(ml.Transforms.ApplyOnnxModel([BGptOnnxExporter.FeaturesOutput], [BGptOnnxExporter.BytesInput, BGptOnnxExporter.ExtensionInput],
-                    ExportedPath(m, o.Probe.Contains("int8"))))
+                .Append(OnnxBench.Apply(ml, [BGptOnnxExporter.FeaturesOutput], ExportedPath(m, o.Probe.Contains("int8"))))
                 .Append(ml.Transforms.CopyColumns("Features", BGptOnnxExporter.FeaturesOutput))),
             "torch-fp32" => Torch(m, data),
             "train-fp32" => Train(m, data, bf16: false),

@@ -74,8 +74,7 @@ internal static class OnnxBench
         double quantizeSeconds = sw.Elapsed.TotalSeconds;
         clsOnnx = null;
         var int8Model = ml.Transforms.LoadFileBytes(BGptOnnxExporter.BytesInput, "Path", BGptOnnxExporter.ExtensionInput)
-            .Append(ml.Transforms.ApplyOnnxModel([BGptOnnxExporter.FeaturesOutput, BGptOnnxExporter.ProbabilitiesOutput],
-                [BGptOnnxExporter.BytesInput, BGptOnnxExporter.ExtensionInput], new MemoryStream(int8Onnx)))
+            .Append(Apply(ml, [BGptOnnxExporter.FeaturesOutput, BGptOnnxExporter.ProbabilitiesOutput], int8Onnx))
             .Fit(fitData);
         var int8Engine = ml.Model.CreatePredictionEngine<PathRow, GraphRow>(int8Model);
         foreach (var (name, path, bytes) in cases)
@@ -127,7 +126,7 @@ internal static class OnnxBench
             var int8Lm = OnnxQuantizer.QuantizeDynamic(lmOnnx);
             lmOnnx = null;
             var int8BpbModel = ml.Transforms.LoadFileBytes(BGptOnnxExporter.BytesInput, "Path", BGptOnnxExporter.ExtensionInput)
-                .Append(ml.Transforms.ApplyOnnxModel([BGptOnnxExporter.BitsPerByteOutput], [BGptOnnxExporter.BytesInput, BGptOnnxExporter.ExtensionInput], new MemoryStream(int8Lm)))
+                .Append(Apply(ml, [BGptOnnxExporter.BitsPerByteOutput], int8Lm))
                 .Fit(fitData);
             var int8BpbEngine = ml.Model.CreatePredictionEngine<PathRow, GraphBitsRow>(int8BpbModel);
             GraphBitsRow? q = null;
@@ -162,6 +161,24 @@ internal static class OnnxBench
 
     public static string Rate(int files, long bytes, double seconds) =>
         $"{files / seconds:0.0} files/s, {bytes / 1024.0 / seconds:0} KB/s";
+
+    /// <summary>
+    /// ApplyOnnxModel of a graph from a file, with the session options of the library's own pipelines (intra-op
+    /// threads = every core; the stream overload would leave ONNX Runtime's default, 1 thread on this VM).
+    /// </summary>
+    internal static IEstimator<ITransformer> Apply(MLContext ml, string[] outputs, byte[] onnx)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"bgpt-bench-{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(onnx))[..16]}.onnx");
+        if (!File.Exists(file)) { File.WriteAllBytes(file + ".tmp", onnx); File.Move(file + ".tmp", file, overwrite: true); }
+        return Apply(ml, outputs, file);
+    }
+
+    internal static IEstimator<ITransformer> Apply(MLContext ml, string[] outputs, string file) =>
+        ml.Transforms.ApplyOnnxModel(new Microsoft.ML.Transforms.Onnx.OnnxOptions
+        {
+            ModelFile = file, OutputColumns = outputs, InputColumns = [BGptOnnxExporter.BytesInput, BGptOnnxExporter.ExtensionInput],
+            IntraOpNumThreads = Environment.ProcessorCount, InterOpNumThreads = 1,
+        });
 }
 
 /// <summary>Named output vectors of this run, for accuracy comparisons across engines and precisions.</summary>

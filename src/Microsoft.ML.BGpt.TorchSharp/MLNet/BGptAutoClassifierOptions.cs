@@ -33,7 +33,7 @@ public sealed class BGptAutoClassifierOptions
     /// <summary>torch intra-op threads while training; null (default) leaves torch's setting (all cores).</summary>
     public int? Threads { get; set; }
 
-    /// <summary>ONNX Runtime intra-op threads of the fitted model; null (default) lets ONNX Runtime decide.</summary>
+    /// <summary>ONNX Runtime intra-op threads of the fitted model; null (default) uses every core the process may use. A model loaded from a zip gets ONNX Runtime's default instead (ML.NET does not save thread settings).</summary>
     public int? InferenceThreads { get; set; }
 
     /// <summary>Serve the fitted model as an int8 graph (dynamic quantization). Default false.</summary>

@@ -37,7 +37,7 @@ public class BGptClassifierOptions : ClassifierTrainingOptions
     /// <summary>The architecture when training from scratch (ignored with <see cref="PretrainedWeights"/>). Default: the paper's (110M parameters).</summary>
     public BGptConfig? Config { get; set; }
 
-    /// <summary>ONNX Runtime intra-op threads of the fitted model; null (default) lets ONNX Runtime decide.</summary>
+    /// <summary>ONNX Runtime intra-op threads of the fitted model; null (default) uses every core the process may use. A model loaded from a zip gets ONNX Runtime's default instead (ML.NET does not save thread settings).</summary>
     public int? InferenceThreads { get; set; }
 
     /// <summary>Serve the fitted model as an int8 graph (dynamic quantization): about 3x faster, slightly less exact. Default false.</summary>
@@ -70,7 +70,7 @@ public class BGptPretrainingOptions : PretrainingOptions
     /// <summary>The architecture when starting from scratch. Default: the paper's.</summary>
     public BGptConfig? Config { get; set; }
 
-    /// <summary>ONNX Runtime intra-op threads of the fitted scorer; null lets ONNX Runtime decide.</summary>
+    /// <summary>ONNX Runtime intra-op threads of the fitted scorer; null uses every core the process may use.</summary>
     public int? InferenceThreads { get; set; }
 
     /// <summary>Receives progress after every optimizer step.</summary>

@@ -51,7 +51,7 @@ public sealed class BGptFeaturizerOptions
     /// </summary>
     public int MaxWindows { get; set; } = 16;
 
-    /// <summary>ONNX Runtime intra-op threads (at least 1); null (default) lets ONNX Runtime use every physical core.</summary>
+    /// <summary>ONNX Runtime intra-op threads (at least 1); null (default) uses every core the process may use (<see cref="Environment.ProcessorCount"/>).</summary>
     public int? Threads { get; set; }
 
     /// <summary>
@@ -86,7 +86,7 @@ public sealed class BGptBitsPerByteOptions
     /// <summary>How long files are cut (default <see cref="TruncationStrategy.Head"/>).</summary>
     public TruncationStrategy Truncation { get; set; } = TruncationStrategy.Head;
 
-    /// <summary>ONNX Runtime intra-op threads; null (default) lets ONNX Runtime decide.</summary>
+    /// <summary>ONNX Runtime intra-op threads; null (default) uses every core the process may use (<see cref="Environment.ProcessorCount"/>).</summary>
     public int? Threads { get; set; }
 
     /// <summary>

@@ -8,18 +8,25 @@ namespace Microsoft.ML.BGpt.MLNet;
 /// </summary>
 internal static class OnnxPipeline
 {
-    /// <summary>Serves an in-memory graph (ML.NET copies it into a session of its own).</summary>
+    /// <summary>Serves an in-memory graph (stored in <see cref="OnnxModelCache"/>, because only a file carries session options).</summary>
     public static IEstimator<ITransformer> Build(TransformsCatalog catalog, byte[] onnx, string bytesColumn, string extensionColumn,
         IReadOnlyList<(string OnnxOutput, string Column)> outputs, int? threads = null) =>
-        Build(catalog, threads is null ? null : OnnxModelCache.Store(onnx), threads is null ? onnx : null, bytesColumn, extensionColumn, outputs, threads);
+        Build(catalog, OnnxModelCache.Store(onnx), bytesColumn, extensionColumn, outputs, threads);
+
+    /// <summary>
+    /// Intra-op threads of the sessions this library creates: the caller's, else every core the process may use.
+    /// ONNX Runtime's own default counts physical cores through cpuinfo, which can undercount on virtual machines
+    /// (it chose 1 thread on the 2-core VM of docs/benchmarks.md, half the speed).
+    /// </summary>
+    public static int IntraOpThreads(int? threads) => threads ?? Environment.ProcessorCount;
 
     /// <summary>Serves a graph file, which ONNX Runtime maps without a managed copy (and ML.NET reads only when saving).</summary>
     public static IEstimator<ITransformer> Build(TransformsCatalog catalog, string onnxFile, string bytesColumn, string extensionColumn,
         IReadOnlyList<(string OnnxOutput, string Column)> outputs, int? threads = null) =>
-        Build(catalog, onnxFile, null, bytesColumn, extensionColumn, outputs, threads);
+        Chain(catalog, onnxFile, bytesColumn, extensionColumn, outputs, IntraOpThreads(threads));
 
-    private static IEstimator<ITransformer> Build(TransformsCatalog catalog, string? onnxFile, byte[]? onnx, string bytesColumn, string extensionColumn,
-        IReadOnlyList<(string OnnxOutput, string Column)> outputs, int? threads)
+    private static IEstimator<ITransformer> Chain(TransformsCatalog catalog, string onnxFile, string bytesColumn, string extensionColumn,
+        IReadOnlyList<(string OnnxOutput, string Column)> outputs, int threads)
     {
         var temps = new List<string>();
         IEstimator<ITransformer>? chain = null;
@@ -30,17 +37,14 @@ internal static class OnnxPipeline
 
         var graphOutputs = outputs.Select(o => o.OnnxOutput).ToArray();
         var graphInputs = new[] { Onnx.BGptOnnxExporter.BytesInput, Onnx.BGptOnnxExporter.ExtensionInput };
-        if (onnx is not null)
-            Add(catalog.ApplyOnnxModel(graphOutputs, graphInputs, new MemoryStream(onnx)));
-        else
-            Add(catalog.ApplyOnnxModel(new Transforms.Onnx.OnnxOptions
-            {
-                ModelFile = onnxFile,
-                InputColumns = graphInputs,
-                OutputColumns = graphOutputs,
-                IntraOpNumThreads = threads,
-                InterOpNumThreads = 1,
-            }));
+        Add(catalog.ApplyOnnxModel(new Transforms.Onnx.OnnxOptions
+        {
+            ModelFile = onnxFile,
+            InputColumns = graphInputs,
+            OutputColumns = graphOutputs,
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+        }));
 
         foreach (var (graphName, column) in outputs.Where(o => o.OnnxOutput != o.Column)) Add(catalog.CopyColumns(column, graphName));
         temps.AddRange(outputs.Where(o => o.OnnxOutput != o.Column).Select(o => o.OnnxOutput));
