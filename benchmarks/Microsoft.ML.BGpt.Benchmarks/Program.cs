@@ -77,7 +77,7 @@ static void DescribeEnvironment(Report report, BenchOptions o)
     report.Environment.Add($"CPU: {cpu}. Load average at start: {load} (a shared machine: compare ratios within this run, not across runs).");
     report.Environment.Add($"OS: {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; .NET {System.Environment.Version}.");
     report.Environment.Add($"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch-cpu 2.10.0), threads {get_num_threads()} intra-op / {get_num_interop_threads()} inter-op; " +
-                           $"ONNX Runtime {Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetVersionString()} (default session options: all graph optimizations, intra-op threads = physical cores); " +
+                           $"ONNX Runtime {Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetVersionString()} (all graph optimizations; intra-op threads {Environment.ProcessorCount} = every core, as the library's pipelines set them, 1 inter-op thread); " +
                            $"ML.NET {typeof(Microsoft.ML.MLContext).Assembly.GetName().Version}.");
     report.Environment.Add("Weights: random (seeded), saved as original-layout .pth checkpoints; inputs: the start of a real file from benchmarks/data (1,024 and 8,192 bytes), and the 53 mixed files there (see benchmarks/data/SOURCE.md).");
 }

@@ -54,6 +54,20 @@ public class AutoRecipeTests
     }
 
     [Fact]
+    public void Epoch_bounds_leave_room_for_a_probe_that_is_twice_too_slow()
+    {
+        // Probes of a few steps measured 1.2-2x below long runs; the phase's time budget, not its epoch count, ends it.
+        var lengths = Lengths(1000, 1000);
+        var budget = TimeSpan.FromMinutes(15);
+        var recipe = BGptAutoRecipe.Create(lengths, 8, budget, Speed);
+        var (pre, fine) = BGptAutoRecipe.Epochs(lengths, recipe.WindowBytes, budget, Speed);
+        recipe.Classifier.Epochs.Should().BeGreaterThanOrEqualTo((int)Math.Ceiling(2 * fine));
+        recipe.Pretraining!.Epochs.Should().BeGreaterThanOrEqualTo((int)Math.Ceiling(2 * pre));
+        recipe.Classifier.MaxTrainingTime.Should().BeCloseTo(TimeSpan.FromSeconds((1 - BGptAutoRecipe.PretrainShare) * BGptAutoRecipe.UsableShare * budget.TotalSeconds), TimeSpan.FromSeconds(1));
+        recipe.Pretraining.MaxTrainingTime.Should().BeCloseTo(TimeSpan.FromSeconds(BGptAutoRecipe.PretrainShare * BGptAutoRecipe.UsableShare * budget.TotalSeconds), TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
     public void Epochs_scale_with_the_budget()
     {
         var lengths = Lengths(1000, 1000);
