@@ -33,12 +33,12 @@ public class BudgetAndSamplingTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(100, 30, 1, 1, 3)]   // 30 s per epoch, 70 s left: two more
-    [InlineData(100, 60, 2, 1, 3)]   // average 30 s over two epochs, 40 s left: one more
-    [InlineData(100, 120, 4, 1, 4)]  // over budget: stop at the epoch just finished
-    [InlineData(100, 20, 6, 5, 14)]  // resumed at epoch 5: average over this run's two epochs (10 s), 80 s left: eight more
-    public void Epochs_that_fit_use_the_runs_average_epoch_time(int budget, int elapsed, int epoch, int first, int expected) =>
-        TrainingLoop.EpochsThatFit(TimeSpan.FromSeconds(budget), TimeSpan.FromSeconds(elapsed), epoch, first).Should().Be(expected);
+    [InlineData(100, 30, 1, 30, 3)]   // 30 s per epoch, 70 s left: two more
+    [InlineData(100, 60, 2, 20, 4)]   // a slow first epoch (40 s), then 20 s: 40 s left is two more, not one
+    [InlineData(100, 50, 2, 40, 3)]   // slowing down: 50 s left at 40 s per epoch is one more
+    [InlineData(100, 120, 4, 30, 4)]  // over budget: stop at the epoch just finished
+    public void Epochs_that_fit_use_the_latest_epoch_time(int budget, int elapsed, int epoch, double last, int expected) =>
+        TrainingLoop.EpochsThatFit(TimeSpan.FromSeconds(budget), TimeSpan.FromSeconds(elapsed), epoch, last).Should().Be(expected);
 
     [Fact]
     public void Patch_sampling_scores_a_subset_and_equals_the_full_loss_when_it_covers_every_patch()
