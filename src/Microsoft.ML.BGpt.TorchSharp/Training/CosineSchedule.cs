@@ -28,6 +28,21 @@ public sealed class CosineSchedule
     /// <summary>Steps whose learning rate rises linearly to <see cref="Peak"/>.</summary>
     public int WarmupSteps { get; }
 
+    /// <summary>Share of the run spent warming up.</summary>
+    public double WarmupFraction => (double)WarmupSteps / TotalSteps;
+
+    /// <summary>
+    /// Learning rate at <paramref name="fraction"/> of the run (0 to 1; beyond 1 it stays 0): the same warm-up and
+    /// cosine, over a run measured in time rather than steps.
+    /// </summary>
+    public double AtFraction(double fraction)
+    {
+        double warm = WarmupFraction;
+        if (fraction < warm) return Peak * Math.Max(fraction, 1.0 / TotalSteps) / warm;
+        double progress = (fraction - warm) / Math.Max(1e-12, 1 - warm);
+        return Peak * Math.Max(0, 0.5 * (1 + Math.Cos(Math.PI * Math.Clamp(progress, 0, 1))));
+    }
+
     /// <summary>Learning rate of the optimizer step with 0-based index <paramref name="step"/>.</summary>
     public double At(int step)
     {

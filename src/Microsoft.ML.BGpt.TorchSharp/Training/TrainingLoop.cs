@@ -48,14 +48,13 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                 history.Add(metrics);
                 run.LastAccuracy = accuracy ?? run.LastAccuracy;
 
-                // Re-planned after every epoch, in both directions (never past Epochs): the first epochs of a process run
-                // slower (1.5-2x at 2 KB files), and a plan fixed by them left a fifth of the budget unused.
-                if (options.MaxTrainingTime is { } budget && Math.Min(options.Epochs, EpochsThatFit(budget, run.Elapsed, epoch, metrics.Seconds)) is var fit
-                    && fit != lastEpoch)
+                // With a time budget the learning rate follows the share of the budget used (see LearningRate), so the
+                // epoch count can follow the speed both ways without a jump in the schedule: the first epochs of a
+                // process run slower (1.5-2x at 2 KB files), and a plan fixed by them left a fifth of the budget unused.
+                if (options.MaxTrainingTime is { } budget)
                 {
-                    lastEpoch = fit;
-                    schedule = new CosineSchedule(options.LearningRate, options.WarmupFraction, lastEpoch * stepsPerEpoch);
-                    run.TotalSteps = schedule.TotalSteps;
+                    lastEpoch = Math.Min(options.Epochs, EpochsThatFit(budget, run.Elapsed, epoch, metrics.Seconds));
+                    run.TotalSteps = lastEpoch * stepsPerEpoch;
                 }
 
                 state = improved
@@ -65,7 +64,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                 {
                     if (keepBest) { Dispose(bestWeights); bestWeights = Snapshot(); }
                     if (options.CheckpointPath is { } path)
-                        TrainingCheckpoints.Save(path, _model, optimizer, state, schedule.Peak, schedule.At(Math.Max(0, steps - 1)), options.WeightDecay, labels);
+                        TrainingCheckpoints.Save(path, _model, optimizer, state, schedule.Peak, LearningRate(schedule, run, Math.Max(0, steps - 1)), options.WeightDecay, labels);
                 }
                 else if (options.EarlyStoppingPatience > 0 && epoch - state.BestEpoch >= options.EarlyStoppingPatience && epoch < lastEpoch)
                     return Finish(history, state, bestWeights, stoppedEarly: true);
@@ -100,7 +99,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
             if (micro == 0)
             {
                 group = Math.Min(options.GradientAccumulationSteps, batches.BatchCount - index);
-                lr = schedule.At(step);
+                lr = LearningRate(schedule, run, step);
                 optimizer.LearningRate = lr;
             }
             using (NewDisposeScope())
@@ -129,13 +128,22 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
             }
             step++;
             run.StepDone();
-            progress?.Report(new TrainingProgress(epoch, step, schedule.TotalSteps, stepLoss, lr, run.LastAccuracy,
+            progress?.Report(new TrainingProgress(epoch, step, run.TotalSteps, stepLoss, lr, run.LastAccuracy,
                 tokens / Math.Max(1e-9, watch.Elapsed.TotalSeconds), run.Eta(step)));
             micro = 0;
             stepLoss = 0;
         }
         return (lossSum / Math.Max(1, index), tokens / Math.Max(1e-9, watch.Elapsed.TotalSeconds), step);
     }
+
+    /// <summary>
+    /// The schedule's rate at <paramref name="step"/>; with a time budget, at the larger of the steps' share of
+    /// <see cref="BGptTrainingOptions.Epochs"/> and the time's share of the budget, so it reaches 0 when either runs out
+    /// and never rises again when the speed changes.
+    /// </summary>
+    private double LearningRate(CosineSchedule schedule, RunClock run, int step) => options.MaxTrainingTime is { } budget
+        ? schedule.AtFraction(Math.Max((step + 1.0) / schedule.TotalSteps, run.Elapsed / budget))
+        : schedule.At(step);
 
     /// <summary>
     /// The last epoch that fits <paramref name="budget"/> when every further epoch takes as long as the one just finished

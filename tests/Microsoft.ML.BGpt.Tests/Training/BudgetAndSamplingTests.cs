@@ -32,6 +32,27 @@ public class BudgetAndSamplingTests(ITestOutputHelper output)
         unlimited.History.Should().HaveCount(3, "a generous budget keeps every epoch");
     }
 
+    [Fact]
+    public void Under_a_time_budget_the_learning_rate_follows_the_time_and_never_rises_after_warm_up()
+    {
+        var train = ToyData.Separable(8, seed: 4);
+        var lrs = new List<double>();
+        var options = new ClassifierTrainingOptions
+        {
+            Epochs = 100_000, BatchSize = 4, LearningRate = 1e-3, Threads = 1, EarlyStoppingPatience = 0, ValidationFraction = 0.25,
+            WarmupFraction = 0.1, MaxTrainingTime = TimeSpan.FromSeconds(2),
+        };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = ClassifierTrainer.Train(train, null, 2, ToyData.Tiny, null, options, new ToyData.SyncProgress(p => lrs.Add(p.LearningRate)));
+        using var _ = result.Model;
+        output.WriteLine($"{result.History.Count} epochs, {lrs.Count} steps in {clock.Elapsed.TotalSeconds:F2} s; last lr {lrs[^1]:G3}");
+        result.History.Count.Should().BeGreaterThan(3).And.BeLessThan(options.Epochs, "the budget, not the epoch bound, ends the run");
+        int peak = lrs.IndexOf(lrs.Max());
+        lrs[peak].Should().BeApproximately(1e-3, 1e-4);
+        lrs.Skip(peak).Should().BeInDescendingOrder("a speed change re-plans the epochs, never the learning rate upwards");
+        lrs[^1].Should().BeLessThan(0.1 * lrs[peak], "the run ends close to its deadline, where the cosine reaches 0");
+    }
+
     [Theory]
     [InlineData(100, 30, 1, 30, 3)]   // 30 s per epoch, 70 s left: two more
     [InlineData(100, 60, 2, 20, 4)]   // a slow first epoch (40 s), then 20 s: 40 s left is two more, not one

@@ -24,6 +24,21 @@ public class ScheduleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_schedule_by_fraction_of_the_run_warms_up_peaks_and_ends_at_zero()
+    {
+        var s = new CosineSchedule(1e-3, 0.1, 1000);
+        s.AtFraction(0.05).Should().BeApproximately(5e-4, 1e-12);
+        s.AtFraction(0.1).Should().BeApproximately(1e-3, 1e-12);
+        s.AtFraction(0.55).Should().BeApproximately(5e-4, 1e-12, "half-way through the cosine");
+        s.AtFraction(1).Should().BeApproximately(0, 1e-15);
+        s.AtFraction(1.5).Should().Be(0, "past the end of the budget");
+        s.AtFraction(0).Should().BeGreaterThan(0, "the first step already learns");
+        var decay = Enumerable.Range(10, 91).Select(i => s.AtFraction(i / 100.0)).ToArray();
+        decay.Should().BeInDescendingOrder();
+        new CosineSchedule(1e-3, 0, 10).AtFraction(0).Should().Be(1e-3, "no warm-up starts at the peak");
+    }
+
+    [Fact]
     public void The_optimizer_really_uses_the_schedule()
     {
         var train = ToyData.Separable(8, seed: 6);
