@@ -188,9 +188,9 @@ public static class BGptAutoRecipe
         int window = config.MaxTokens;
         bool longFiles = lengths.Count(l => l + 32 > window) > lengths.Count / 20; // more than 5% cut
         int batch = lengths.Count >= 800 ? 16 : 8;
-        // Epochs are upper bounds: the time budgets stop each phase, and its schedule is re-planned to what fits. The
-        // bound is generous because a few probe steps underestimate long runs (1.2-2x: digits-bmp pretrained at
-        // ~146k tokens/s against 71-86k probed), and a phase that hits its epoch bound leaves budget unused.
+        // Epochs are upper bounds: the time budgets stop each phase (its epochs are re-planned to what fits). The bound
+        // is generous because a few probe steps underestimate long runs (1.2-2x: digits-bmp pretrained at ~120k
+        // tokens/s after warm-up against 62-86k probed), and a phase that hits its epoch bound leaves budget unused.
         int preEpochs = pre > 0 ? (int)Math.Clamp(Math.Ceiling(pre * EpochBound), 2, 60) : 0;
         int fineEpochs = (int)Math.Clamp(Math.Ceiling(fine * EpochBound), 3, 60);
         double usable = budget.TotalSeconds * UsableShare;
