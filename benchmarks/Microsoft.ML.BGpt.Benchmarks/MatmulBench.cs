@@ -88,7 +88,7 @@ internal static class MatmulBench
     /// (ONNX Runtime's own default chose 1 thread on this 2-core VM), one inter-op thread.
     /// </summary>
     public static SessionOptions OrtOptions(int? threads = null) =>
-        new() { IntraOpNumThreads = threads ?? Environment.ProcessorCount, InterOpNumThreads = 1 };
+        new() { IntraOpNumThreads = Microsoft.ML.BGpt.MLNet.OnnxPipeline.IntraOpThreads(threads), InterOpNumThreads = 1 };
 
     /// <summary>Times session.Run of a graph with one float input x [m, k] (<see cref="OrtOptions"/>).</summary>
     public static Stats TimeOrt(BenchOptions o, byte[] model, int m, int k, out float[] output, int? threads = null, double? budget = null)

@@ -166,18 +166,14 @@ internal static class OnnxBench
     /// ApplyOnnxModel of a graph from a file, with the session options of the library's own pipelines (intra-op
     /// threads = every core; the stream overload would leave ONNX Runtime's default, 1 thread on this VM).
     /// </summary>
-    internal static IEstimator<ITransformer> Apply(MLContext ml, string[] outputs, byte[] onnx)
-    {
-        var file = Path.Combine(Path.GetTempPath(), $"bgpt-bench-{Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(onnx))[..16]}.onnx");
-        if (!File.Exists(file)) { File.WriteAllBytes(file + ".tmp", onnx); File.Move(file + ".tmp", file, overwrite: true); }
-        return Apply(ml, outputs, file);
-    }
+    internal static IEstimator<ITransformer> Apply(MLContext ml, string[] outputs, byte[] onnx) =>
+        Apply(ml, outputs, Microsoft.ML.BGpt.MLNet.OnnxModelCache.Store(onnx));
 
     internal static IEstimator<ITransformer> Apply(MLContext ml, string[] outputs, string file) =>
         ml.Transforms.ApplyOnnxModel(new Microsoft.ML.Transforms.Onnx.OnnxOptions
         {
             ModelFile = file, OutputColumns = outputs, InputColumns = [BGptOnnxExporter.BytesInput, BGptOnnxExporter.ExtensionInput],
-            IntraOpNumThreads = Environment.ProcessorCount, InterOpNumThreads = 1,
+            IntraOpNumThreads = Microsoft.ML.BGpt.MLNet.OnnxPipeline.IntraOpThreads(null), InterOpNumThreads = 1,
         });
 }
 

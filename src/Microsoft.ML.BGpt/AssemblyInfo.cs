@@ -3,3 +3,4 @@ using System.Runtime.CompilerServices;
 // The training package builds its serving pipelines from the same internal pieces as the inference transforms.
 [assembly: InternalsVisibleTo("Microsoft.ML.BGpt.TorchSharp")]
 [assembly: InternalsVisibleTo("Microsoft.ML.BGpt.Tests")]
+[assembly: InternalsVisibleTo("Microsoft.ML.BGpt.Benchmarks")]
