@@ -78,6 +78,7 @@ internal sealed class TrainingBench : IDisposable
     public static void Run(BenchOptions o, Report report, BenchModel m, SampleData data)
     {
         using var pair = Measure.Pair(References.Torch);
+        using var heap = Runtime.NativeMemory.RetainFreedMemory(); // as the trainers hold it (TorchSettingsScope)
         var c = m.Config;
         var shapes = new List<(int Bytes, int Batch)> { (1024, 1), (1024, 8), (8192, 1) };
         if (!o.Quick) shapes.Add((8192, 8));
