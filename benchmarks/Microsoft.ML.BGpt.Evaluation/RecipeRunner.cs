@@ -25,8 +25,10 @@ internal static class RecipeRunner
     {
         var phases = new List<PhaseResult>();
         string? checkpoint = reuseCheckpoint;
+        var fineTuningTime = recipe.Classifier.MaxTrainingTime;
         if (recipe.Pretraining is { } pre && checkpoint is null)
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             checkpoint = Path.Combine(workDir, $"{Slug(name)}-lm.pth");
             File.Delete(checkpoint);
             pre.CheckpointPath = checkpoint;
@@ -34,15 +36,20 @@ internal static class RecipeRunner
             pre.Threads = threads;
             pre.Progress = new Printer("pretrain");
             PhaseMeter.Run("pretrain", phases, () => ml.Transforms.PretrainBGpt(pre).Fit(train));
+            fineTuningTime = BGptAutoRecipe.FineTuningTime(recipe, clock.Elapsed); // as BGptAutoClassificationEstimator does
         }
         var cls = recipe.Classifier;
+        var planned = cls.MaxTrainingTime;
+        cls.MaxTrainingTime = fineTuningTime;
         cls.PretrainedWeights = recipe.Pretraining is null ? null : checkpoint;
         cls.ExtensionColumnName = ExtensionColumn;
         cls.Threads = threads;
         cls.InferenceThreads = threads;
         cls.Progress = new Printer("fine-tune");
         var estimator = ml.MulticlassClassification.Trainers.BGpt(cls);
-        var model = PhaseMeter.Run("fine-tune", phases, () => estimator.Fit(train));
+        ITransformer model;
+        try { model = PhaseMeter.Run("fine-tune", phases, () => estimator.Fit(train)); }
+        finally { cls.MaxTrainingTime = planned; } // the ablations copy the recipe's own plan
         var metrics = PhaseMeter.Run("predict", phases, () => ClassMetrics.FromScored(model.Transform(test)));
         Console.WriteLine($"  {name}: accuracy {metrics.Accuracy:P2}, macro-F1 {metrics.MacroF1:F4}");
         return new RunResult(name, recipe.Rationale, metrics, phases, estimator.LastTrainingHistory);

@@ -61,8 +61,10 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
                 pre.BytesColumnName = _options.BytesColumnName;
                 pre.ExtensionColumnName = _options.ExtensionColumnName;
                 (pre.Threads, pre.Progress, pre.CancellationToken) = (_options.Threads, _options.Progress, _options.CancellationToken);
+                var pretraining = System.Diagnostics.Stopwatch.StartNew();
                 new BGptPretrainingEstimator(_catalog, pre).Fit(input);
                 cls.PretrainedWeights = checkpoint;
+                cls.MaxTrainingTime = BGptAutoRecipe.FineTuningTime(recipe, pretraining.Elapsed); // what pretraining left over
             }
             cls.LabelColumnName = _options.LabelColumnName;
             cls.BytesColumnName = _options.BytesColumnName;

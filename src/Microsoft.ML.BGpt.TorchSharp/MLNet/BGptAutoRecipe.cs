@@ -218,6 +218,20 @@ public static class BGptAutoRecipe
         return new BGptRecipe(config, pretraining, classifier, window, string.Join("; ", why));
     }
 
+    /// <summary>
+    /// Fine-tuning's time limit once pretraining has run for <paramref name="pretrainingTook"/>: the recipe's share plus
+    /// what pretraining left of its own (a last epoch that would not have fit), or minus what it overran, so that the two
+    /// phases together keep to the budget; never below half the recipe's share. Without pretraining in the recipe, its
+    /// fine-tuning limit as it is.
+    /// </summary>
+    public static TimeSpan? FineTuningTime(BGptRecipe recipe, TimeSpan pretrainingTook)
+    {
+        ArgumentNullException.ThrowIfNull(recipe);
+        if (recipe.Classifier.MaxTrainingTime is not { } planned || recipe.Pretraining?.MaxTrainingTime is not { } pretrainPlanned) return recipe.Classifier.MaxTrainingTime;
+        var left = planned + (pretrainPlanned - pretrainingTook);
+        return left > planned / 2 ? left : planned / 2;
+    }
+
     /// <summary>bf16 mixed precision is chosen when its measured fine-tuning speed is at least this many times fp32's.</summary>
     public const double BFloat16MinSpeedup = 1.15;
 

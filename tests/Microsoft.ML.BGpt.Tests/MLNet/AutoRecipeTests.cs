@@ -151,4 +151,19 @@ public class AutoRecipeTests
         forced.Pretraining.Should().NotBeNull("minPretrainEpochs 0 always pretrains");
         forced.Pretraining!.MaxTrainingTime!.Value.Should().BeLessThan(TimeSpan.FromMinutes(BGptAutoRecipe.PretrainShare));
     }
+
+    [Fact]
+    public void Fine_tuning_gets_the_time_pretraining_left_and_gives_back_what_it_overran()
+    {
+        var recipe = BGptAutoRecipe.Create(Lengths(1000, 1000), 8, TimeSpan.FromMinutes(15), Speed);
+        var pre = recipe.Pretraining!.MaxTrainingTime!.Value;
+        var fine = recipe.Classifier.MaxTrainingTime!.Value;
+        BGptAutoRecipe.FineTuningTime(recipe, pre).Should().Be(fine, "pretraining used exactly its share");
+        BGptAutoRecipe.FineTuningTime(recipe, pre - TimeSpan.FromSeconds(100)).Should().Be(fine + TimeSpan.FromSeconds(100),
+            "a last pretraining epoch that did not fit leaves its time to fine-tuning");
+        BGptAutoRecipe.FineTuningTime(recipe, pre + TimeSpan.FromSeconds(30)).Should().Be(fine - TimeSpan.FromSeconds(30));
+        BGptAutoRecipe.FineTuningTime(recipe, pre * 10).Should().Be(fine / 2, "fine-tuning keeps at least half its share");
+        var noPretraining = BGptAutoRecipe.Create(Lengths(1000, 1000), 8, TimeSpan.FromMinutes(1), Speed);
+        BGptAutoRecipe.FineTuningTime(noPretraining, TimeSpan.Zero).Should().Be(noPretraining.Classifier.MaxTrainingTime);
+    }
 }
