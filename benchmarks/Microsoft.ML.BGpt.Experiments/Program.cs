@@ -29,6 +29,35 @@ set_num_threads(Int("threads", 1));
 
 var rows = File.ReadLines(Path.Combine(folder, "train.csv")).Skip(1).Select(l => l.Split(','))
     .Select(p => (Bytes: File.ReadAllBytes(Path.Combine(folder, p[0])), Label: p[1])).ToList();
+if (settings.ContainsKey("probe"))
+{
+    // The Auto speed probe's fine-tuning timing (BGptAutoRecipe.Measure) in fp32 and bf16, with or without a warm-up run
+    // over the same batches (warm=1), in a fresh process: probe=1 [warm=0|1] [window=8192] [patch=32].
+    var every = Math.Max(1, rows.Count / 48);
+    var sample = rows.Where((_, i) => i % every == 0).Take(48).Select(r => r.Bytes).ToList();
+    var probeConfig = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
+        patchNumLayers: Int("layers", 3), byteNumLayers: 1);
+    var files = Enumerable.Range(0, batch * 5).Select(i => sample[i % sample.Count]).ToArray();
+    var probeExamples = files.Select((f, i) => new ByteExample(f, ReadOnlyMemory<byte>.Empty, i % 10)).ToList();
+    double tokens = files.Average(f => (double)Math.Min(f.Length + patch, probeConfig.MaxTokens)) * batch;
+    double Probe(TrainingPrecision p)
+    {
+        void Run(IProgress<TrainingProgress>? progress) => ClassifierTrainer.Train(probeExamples, null, 10, probeConfig, null, new ClassifierTrainingOptions
+        {
+            Epochs = 1, BatchSize = batch, ValidationFraction = 0, EarlyStoppingPatience = 0, RestoreBestEpoch = false,
+            TrainTruncation = TruncationStrategy.HeadTail, Threads = Int("threads", 2), Precision = p,
+        }, progress).Model.Dispose();
+        if (Int("warm", 0) == 1) Run(null);
+        var sw = Stopwatch.StartNew();
+        double first = 0, last = 0;
+        int seen = 0;
+        Run(new Progress(_ => { last = sw.Elapsed.TotalSeconds; if (seen++ == 0) first = last; }));
+        return (seen - 1) * tokens / (last - first);
+    }
+    double fp32 = Probe(TrainingPrecision.Float32), bf16 = Probe(TrainingPrecision.BFloat16Mixed);
+    Console.WriteLine($"probe warm={Int("warm", 0)}: fp32 {fp32:F0}, bf16 {bf16:F0} tokens/s, bf16/fp32 {bf16 / fp32:F2}");
+    return;
+}
 var labels = rows.Select(r => r.Label).Distinct().Order().ToList();
 var examples = rows.Select(r => new ByteExample(r.Bytes, ReadOnlyMemory<byte>.Empty, labels.IndexOf(r.Label))).ToList();
 var config = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
@@ -60,3 +89,8 @@ var result = ClassifierTrainer.Train(examples, null, model, new ClassifierTraini
 foreach (var h in result.History) Console.WriteLine($"epoch {h.Epoch}: train {h.TrainLoss:F3}, validation loss {h.ValidationLoss:F3}, accuracy {h.ValidationAccuracy:P1}, {h.Seconds:F0} s");
 Console.WriteLine($"total {clock.Elapsed.TotalSeconds:F0} s");
 result.Model.Dispose();
+
+sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress value) => report(value);
+}
