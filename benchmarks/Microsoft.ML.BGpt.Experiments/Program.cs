@@ -29,6 +29,18 @@ set_num_threads(Int("threads", 1));
 
 var rows = File.ReadLines(Path.Combine(folder, "train.csv")).Skip(1).Select(l => l.Split(','))
     .Select(p => (Bytes: File.ReadAllBytes(Path.Combine(folder, p[0])), Label: p[1])).ToList();
+if (settings.ContainsKey("plan"))
+{
+    // What Trainers.BGptAuto plans on this data: plan=1 (sample as BGptAutoClassificationEstimator takes it).
+    var every = Math.Max(1, rows.Count / 48);
+    var sample = rows.Where((_, i) => i % every == 0).Take(48).Select(r => (ReadOnlyMemory<byte>)r.Bytes).ToList();
+    var lengths = rows.Select(r => (long)r.Bytes.Length).ToList();
+    var planClock = Stopwatch.StartNew();
+    var (planned, speed) = BGptAutoRecipe.Plan(lengths, rows.Select(r => r.Label).Distinct().Count(), sample,
+        recordStride: BGptAutoRecipe.DetectRecordStride(sample));
+    Console.WriteLine($"plan: hidden {planned.HiddenSize}, {planned.PatchNumLayers} layers, {speed.Precision}: pretraining {speed.PretrainTokensPerSecond:F0}, fine-tuning {speed.FineTuneTokensPerSecond:F0} tokens/s ({planClock.Elapsed.TotalSeconds:F0} s)");
+    return;
+}
 if (settings.ContainsKey("probe"))
 {
     // The Auto speed probe's fine-tuning timing (BGptAutoRecipe.Measure) in fp32 and bf16, with or without a warm-up run

@@ -265,6 +265,9 @@ public static class BGptAutoRecipe
     {
         ArgumentNullException.ThrowIfNull(config);
         if (sample.Count == 0) throw new ArgumentException("No sample files.", nameof(sample));
+        // Held across the probe's runs: each trainer's own hold ends with a trim, which would send the timed run's few
+        // steps back to faulting in all their memory (a long run pays that once).
+        using var heap = Runtime.NativeMemory.RetainFreedMemory();
         var files = Enumerable.Range(0, batchSize * (steps + 1)).Select(i => sample[i % sample.Count]).ToArray();
         var examples = files.Select((f, i) => new ByteExample(f, ReadOnlyMemory<byte>.Empty, i % classes)).ToList();
         double tokensPerBatch = files.Average(f => (double)Math.Min(f.Length + config.PatchSize, config.MaxTokens)) * batchSize;
