@@ -189,8 +189,9 @@ public static class BGptAutoRecipe
         bool longFiles = lengths.Count(l => l + 32 > window) > lengths.Count / 20; // more than 5% cut
         int batch = lengths.Count >= 800 ? 16 : 8;
         // Epochs are upper bounds: the time budgets stop each phase (its epochs are re-planned to what fits). The bound
-        // is generous because a few probe steps underestimate long runs (1.2-2x: digits-bmp pretrained at ~120k
-        // tokens/s after warm-up against 62-86k probed), and a phase that hits its epoch bound leaves budget unused.
+        // is generous because a few probe steps misjudge long runs (digits-bmp: 129k/230k tokens/s probed against
+        // ~105k/168k run, validation and dropout included; before the probe was warmed, 62k probed against ~120k),
+        // and a phase that hits its epoch bound leaves budget unused.
         int preEpochs = pre > 0 ? (int)Math.Clamp(Math.Ceiling(pre * EpochBound), 2, 60) : 0;
         int fineEpochs = (int)Math.Clamp(Math.Ceiling(fine * EpochBound), 3, 60);
         double usable = budget.TotalSeconds * UsableShare;
