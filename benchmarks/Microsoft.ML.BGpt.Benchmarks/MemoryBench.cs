@@ -198,6 +198,7 @@ internal static class MemoryBench
 
     private static ProbeResult Train(BenchModel m, SampleData data, bool bf16)
     {
+        using var heap = Runtime.NativeMemory.RetainFreedMemory(); // as the trainers hold it: freed memory stays for reuse
         using var bench = new TrainingBench(m, bf16);
         using var x = TrainingBench.Batch(m, data, 1024, 8, out var labels);
         using var _ = labels;
