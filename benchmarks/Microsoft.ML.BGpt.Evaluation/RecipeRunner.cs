@@ -25,7 +25,8 @@ internal static class RecipeRunner
     {
         var phases = new List<PhaseResult>();
         string? checkpoint = reuseCheckpoint;
-        var fineTuningTime = recipe.Classifier.MaxTrainingTime;
+        var planned = recipe.Classifier.MaxTrainingTime;
+        var fineTuningTime = planned;
         if (recipe.Pretraining is { } pre && checkpoint is null)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -39,7 +40,6 @@ internal static class RecipeRunner
             fineTuningTime = BGptAutoRecipe.FineTuningTime(recipe, clock.Elapsed); // as BGptAutoClassificationEstimator does
         }
         var cls = recipe.Classifier;
-        var planned = cls.MaxTrainingTime;
         cls.MaxTrainingTime = fineTuningTime;
         cls.PretrainedWeights = recipe.Pretraining is null ? null : checkpoint;
         cls.ExtensionColumnName = ExtensionColumn;

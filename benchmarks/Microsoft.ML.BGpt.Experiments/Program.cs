@@ -29,11 +29,12 @@ set_num_threads(Int("threads", 1));
 
 var rows = File.ReadLines(Path.Combine(folder, "train.csv")).Skip(1).Select(l => l.Split(','))
     .Select(p => (Bytes: File.ReadAllBytes(Path.Combine(folder, p[0])), Label: p[1])).ToList();
+// 48 files spread over the training set, as BGptAutoClassificationEstimator samples them for its probe.
+List<byte[]> ProbeSample() => rows.Where((_, i) => i % Math.Max(1, rows.Count / 48) == 0).Take(48).Select(r => r.Bytes).ToList();
 if (settings.ContainsKey("plan"))
 {
-    // What Trainers.BGptAuto plans on this data: plan=1 (sample as BGptAutoClassificationEstimator takes it).
-    var every = Math.Max(1, rows.Count / 48);
-    var sample = rows.Where((_, i) => i % every == 0).Take(48).Select(r => (ReadOnlyMemory<byte>)r.Bytes).ToList();
+    // What Trainers.BGptAuto plans on this data: plan=1.
+    var sample = ProbeSample().Select(b => (ReadOnlyMemory<byte>)b).ToList();
     var lengths = rows.Select(r => (long)r.Bytes.Length).ToList();
     var planClock = Stopwatch.StartNew();
     var (planned, speed) = BGptAutoRecipe.Plan(lengths, rows.Select(r => r.Label).Distinct().Count(), sample,
@@ -45,8 +46,7 @@ if (settings.ContainsKey("probe"))
 {
     // The Auto speed probe's fine-tuning timing (BGptAutoRecipe.Measure) in fp32 and bf16, with or without a warm-up run
     // over the same batches (warm=1), in a fresh process: probe=1 [warm=0|1] [window=8192] [patch=32].
-    var every = Math.Max(1, rows.Count / 48);
-    var sample = rows.Where((_, i) => i % every == 0).Take(48).Select(r => r.Bytes).ToList();
+    var sample = ProbeSample();
     var probeConfig = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
         patchNumLayers: Int("layers", 3), byteNumLayers: 1);
     var files = Enumerable.Range(0, batch * 5).Select(i => sample[i % sample.Count]).ToArray();
