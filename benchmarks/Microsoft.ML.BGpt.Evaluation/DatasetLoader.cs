@@ -2,12 +2,14 @@ namespace Microsoft.ML.BGpt.Evaluation;
 
 /// <summary>
 /// One file of a split as the pipelines see it: the path (read by LoadFileBytes), the label, and an always-empty
-/// extension column, so no model ever sees a file name. Group/provenance columns of the CSV are not carried.
+/// extension column, so no model ever sees a file name. The CSV's group (speaker, package, source) is carried for
+/// training only: the trainers' SamplingKeyColumnName holds out whole groups for validation; no model reads it.
 /// </summary>
 public sealed class EvalRow
 {
     public string Path { get; set; } = "";
     public string Label { get; set; } = "";
+    public string Group { get; set; } = "";
     public byte[] NoExtension { get; set; } = Array.Empty<byte>();
 }
 
@@ -20,7 +22,7 @@ internal sealed record Dataset(string Name, string Folder, IReadOnlyList<EvalRow
         folder = System.IO.Path.GetFullPath(folder);
         var name = System.IO.Path.GetFileName(folder.TrimEnd(System.IO.Path.DirectorySeparatorChar));
         static List<EvalRow> Rows(string csv) =>
-            BGptFiles.ListCsv(csv).Select(r => new EvalRow { Path = r.Path, Label = r.Label }).ToList();
+            BGptFiles.ListCsv(csv).Select(r => new EvalRow { Path = r.Path, Label = r.Label, Group = r.Group }).ToList();
         var train = Rows(System.IO.Path.Combine(folder, "train.csv"));
         var test = Rows(System.IO.Path.Combine(folder, "test.csv"));
         int full = train.Count;
@@ -41,6 +43,9 @@ internal sealed record Dataset(string Name, string Folder, IReadOnlyList<EvalRow
                 if (q.Count > 0 && picked.Count < count) picked.Add(q.Dequeue());
         return picked.OrderBy(r => r.Path, StringComparer.Ordinal).ToList();
     }
+
+    /// <summary>The training rows name their groups (a third CSV column).</summary>
+    public bool HasGroups => Train.Any(r => r.Group.Length > 0);
 
     public string LengthSummary()
     {

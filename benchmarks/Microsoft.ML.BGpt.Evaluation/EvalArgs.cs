@@ -1,7 +1,7 @@
 namespace Microsoft.ML.BGpt.Evaluation;
 
-/// <summary>Command line: &lt;folder&gt; [--recipe auto|tuned|both] [--out docs/evaluation] [--budget-minutes N] [--limit-train N] [--ablations] [--threads N].</summary>
-internal sealed record EvalArgs(string Folder, string Recipe, string Out, double BudgetMinutes, int LimitTrain, bool Ablations, int? Threads)
+/// <summary>Command line: &lt;folder&gt; [--recipe auto|tuned|both] [--out docs/evaluation] [--budget-minutes N] [--limit-train N] [--ablations] [--threads N] [--validation groups|random].</summary>
+internal sealed record EvalArgs(string Folder, string Recipe, string Out, double BudgetMinutes, int LimitTrain, bool Ablations, int? Threads, bool GroupValidation = true)
 {
     public static EvalArgs Parse(string[] args)
     {
@@ -11,6 +11,7 @@ internal sealed record EvalArgs(string Folder, string Recipe, string Out, double
         int limit = 0;
         bool ablations = false;
         int? threads = null;
+        bool groups = true;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -22,14 +23,17 @@ internal sealed record EvalArgs(string Folder, string Recipe, string Out, double
                 case "--limit-train": limit = int.Parse(Next()); break;
                 case "--ablations": ablations = true; break;
                 case "--threads": threads = int.Parse(Next()); break;
+                case "--validation":
+                    groups = Next() switch { "groups" => true, "random" => false, var v => throw new ArgumentException($"--validation must be groups or random (got {v}).") };
+                    break;
                 default:
                     if (args[i].StartsWith("--")) throw new ArgumentException($"Unknown option {args[i]}.");
                     folder = args[i];
                     break;
             }
         }
-        if (folder is null) throw new ArgumentException("Usage: <folder with train.csv/test.csv> [--recipe auto|tuned|both] [--out dir] [--budget-minutes N] [--limit-train N] [--ablations] [--threads N]");
+        if (folder is null) throw new ArgumentException("Usage: <folder with train.csv/test.csv> [--recipe auto|tuned|both] [--out dir] [--budget-minutes N] [--limit-train N] [--ablations] [--threads N] [--validation groups|random]");
         if (recipe is not ("auto" or "tuned" or "both")) throw new ArgumentException($"--recipe must be auto, tuned or both (got {recipe}).");
-        return new EvalArgs(folder, recipe, output, budget, limit, ablations, threads);
+        return new EvalArgs(folder, recipe, output, budget, limit, ablations, threads, groups);
     }
 }

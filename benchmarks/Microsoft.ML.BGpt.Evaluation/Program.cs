@@ -1,6 +1,6 @@
 // bGPT accuracy evaluation on a dataset folder laid out like shared/datasets (train.csv, test.csv: path,label[,group]).
 //   dotnet run -c Release --project benchmarks/Microsoft.ML.BGpt.Evaluation -- <folder> [--recipe auto|tuned|both]
-//       [--out docs/evaluation] [--budget-minutes 15] [--limit-train N] [--ablations] [--threads N]
+//       [--out docs/evaluation] [--budget-minutes 15] [--limit-train N] [--ablations] [--threads N] [--validation groups|random]
 // Trains on the train split only (validation for early stopping is split off it), tests once on the test split, and
 // writes <out>/<dataset>.md with confusion-matrix PNGs. See docs/evaluation.md.
 using Microsoft.ML;
@@ -63,7 +63,8 @@ var measured = new Dictionary<int, (BGptThroughput Speed, PhaseResult Phase)>();
 RunResult Train(string name, BGptRecipe recipe, List<PhaseResult> extra, string? checkpoint = null)
 {
     Console.WriteLine($"{name}:");
-    var r = RecipeRunner.Run(ml, name, recipe, train, test, work, a.Threads, checkpoint);
+    // The CSV's groups (speakers, packages, sources) only shape the validation split: whole groups are held out.
+    var r = RecipeRunner.Run(ml, name, recipe, train, test, work, a.Threads, checkpoint, a.GroupValidation && data.HasGroups ? nameof(EvalRow.Group) : null);
     r.Phases.InsertRange(0, extra);
     return r;
 }

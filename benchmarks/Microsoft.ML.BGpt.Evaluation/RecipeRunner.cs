@@ -21,7 +21,7 @@ internal static class RecipeRunner
     public const string ExtensionColumn = nameof(EvalRow.NoExtension);
 
     public static RunResult Run(MLContext ml, string name, BGptRecipe recipe, IDataView train, IDataView test, string workDir,
-        int? threads, string? reuseCheckpoint = null)
+        int? threads, string? reuseCheckpoint = null, string? groupColumn = null)
     {
         var phases = new List<PhaseResult>();
         string? checkpoint = reuseCheckpoint;
@@ -34,6 +34,7 @@ internal static class RecipeRunner
             File.Delete(checkpoint);
             pre.CheckpointPath = checkpoint;
             pre.ExtensionColumnName = ExtensionColumn;
+            pre.SamplingKeyColumnName = groupColumn;
             pre.Threads = threads;
             pre.Progress = new Printer("pretrain");
             PhaseMeter.Run("pretrain", phases, () => ml.Transforms.PretrainBGpt(pre).Fit(train));
@@ -43,6 +44,7 @@ internal static class RecipeRunner
         cls.MaxTrainingTime = fineTuningTime;
         cls.PretrainedWeights = recipe.Pretraining is null ? null : checkpoint;
         cls.ExtensionColumnName = ExtensionColumn;
+        cls.SamplingKeyColumnName = groupColumn;
         cls.Threads = threads;
         cls.InferenceThreads = threads;
         cls.Progress = new Printer("fine-tune");

@@ -28,7 +28,7 @@ var precision = Get("precision", "fp32") switch
 set_num_threads(Int("threads", 1));
 
 var rows = File.ReadLines(Path.Combine(folder, "train.csv")).Skip(1).Select(l => l.Split(','))
-    .Select(p => (Bytes: File.ReadAllBytes(Path.Combine(folder, p[0])), Label: p[1])).ToList();
+    .Select(p => (Bytes: File.ReadAllBytes(Path.Combine(folder, p[0])), Label: p[1], Group: p.Length > 2 ? p[2] : p[0])).ToList();
 // 48 files spread over the training set, as BGptAutoClassificationEstimator samples them for its probe.
 List<byte[]> ProbeSample() => rows.Where((_, i) => i % Math.Max(1, rows.Count / 48) == 0).Take(48).Select(r => r.Bytes).ToList();
 if (settings.ContainsKey("plan"))
@@ -75,6 +75,106 @@ var examples = rows.Select(r => new ByteExample(r.Bytes, ReadOnlyMemory<byte>.Em
 var config = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
     patchNumLayers: Int("layers", 3), byteNumLayers: 1);
 Console.WriteLine($"{Path.GetFileName(folder)}: {examples.Count} files, {labels.Count} classes; {config.PatchLength} patches of {patch} B, hidden {config.HiddenSize}, {config.PatchNumLayers} layers, {precision}");
+
+if (settings.ContainsKey("fullfit"))
+{
+    // Is a validation share worth its files? fullfit=1: 20 % of the groups are a pseudo-test set; on the rest, one run
+    // holds out 10 % (per label, as the trainers do) and keeps its best validation epoch, the other trains on every
+    // file and keeps its last epoch (the cosine schedule ends at 0). Both start from the same pretrained LM.
+    var rng = new Random(0);
+    var ffLabels = rows.Select(r => r.Label).Distinct().Order(StringComparer.Ordinal).ToList();
+    List<ByteExample> Ex(List<int> idx) => idx.Select(i => new ByteExample(rows[i].Bytes, ReadOnlyMemory<byte>.Empty, ffLabels.IndexOf(rows[i].Label)) { Group = rows[i].Group }).ToList();
+    var all = Enumerable.Range(0, rows.Count).ToList();
+    var pseudoTest = DataSplit.HoldOutGroups(Ex(all), 0.2, rng).ToList();
+    var rest = all.Except(pseudoTest).ToList();
+    var (tr, pt) = (Ex(rest).Select(e => e with { Group = null }).ToList(), Ex(pseudoTest));
+    var ffConfig = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
+        patchNumLayers: Int("layers", 3), byteNumLayers: 1);
+    Console.WriteLine($"fullfit: train {tr.Count}, pseudo-test {pt.Count} files");
+    IReadOnlyDictionary<string, Microsoft.ML.BGpt.Checkpoints.TensorData>? start = null;
+    if (pretrainEpochs > 0)
+    {
+        var lm = Pretrainer.Train(tr, null, ffConfig, null, new PretrainingOptions
+        {
+            Epochs = pretrainEpochs, BatchSize = batch, LearningRate = Real("prelr", 2e-3), WarmupFraction = 0.05,
+            TrainTruncation = TruncationStrategy.RandomCrop, EvalTruncation = truncation, ValidationFraction = 0.02,
+            EarlyStoppingPatience = 0, PatchSamplingBatchSize = Int("presample", 0), Precision = precision,
+        });
+        start = BGptModels.ToCheckpoint(lm.Model).Weights;
+        lm.Model.Dispose();
+    }
+    foreach (var share in new[] { 0.1, 0.0 })
+    {
+        var tests = new List<double>();
+        var ff = ClassifierTrainer.Train(tr, null, ffLabels.Count, ffConfig, start, new ClassifierTrainingOptions
+        {
+            Epochs = Int("epochs", 10), BatchSize = batch, LearningRate = Real("lr", 5e-4), Dropout = Real("dropout", 0.2), WeightDecay = Real("wd", 0.1),
+            WarmupFraction = 0.1, TrainTruncation = truncation, EvalTruncation = truncation, EarlyStoppingPatience = 0,
+            ValidationFraction = share, RestoreBestEpoch = true, Precision = precision,
+            AfterEpoch = (_, module) => tests.Add(ClassifierTrainer.Evaluate((BGptClassifier)module, pt, batch, truncation).Accuracy!.Value),
+        });
+        var kept = ClassifierTrainer.Evaluate(ff.Model, pt, batch, truncation).Accuracy!.Value;
+        Console.WriteLine($"validation share {share:P0}: kept epoch {ff.BestEpoch} -> pseudo-test {kept:P1}; per epoch {string.Join(" ", tests.Select(t => t.ToString("P1", CultureInfo.InvariantCulture)))}");
+        ff.Model.Dispose();
+    }
+    return;
+}
+if (settings.ContainsKey("selection"))
+{
+    // Which validation picks the epoch that generalises to unseen groups (voices, packages, sources)? selection=1:
+    // 20 % of the groups are a pseudo-test set; of the rest, 10 % of the groups are a group validation set and 10 % of
+    // the remaining files (per label) a random one. One run trains on what is left; every epoch is scored on all three.
+    // Both group sets are drawn as the trainers draw theirs (DataSplit.HoldOutGroups: whole groups, labels near their share).
+    var rng = new Random(0);
+    var selLabels = rows.Select(r => r.Label).Distinct().Order(StringComparer.Ordinal).ToList();
+    List<ByteExample> Ex(List<int> idx) => idx.Select(i => new ByteExample(rows[i].Bytes, ReadOnlyMemory<byte>.Empty, selLabels.IndexOf(rows[i].Label)) { Group = rows[i].Group }).ToList();
+    List<int> TakeGroups(List<int> pool, double share) => DataSplit.HoldOutGroups(Ex(pool), share, rng).Select(k => pool[k]).ToList();
+    var groups = rows.Select(r => r.Group).Distinct().ToArray();
+    var all = Enumerable.Range(0, rows.Count).ToList();
+    var pseudoTest = TakeGroups(all, 0.2);
+    var rest = all.Except(pseudoTest).ToList();
+    var groupVal = TakeGroups(rest, 0.1);
+    rest = rest.Except(groupVal).ToList();
+    var randomVal = rest.GroupBy(i => rows[i].Label).OrderBy(g => g.Key, StringComparer.Ordinal)
+        .SelectMany(g => { var a = g.ToArray(); rng.Shuffle(a); return a.Take((int)Math.Round(a.Length * 0.1)); }).ToList();
+    var trainIdx = rest.Except(randomVal).ToList();
+    var (tr, gv, rv, pt) = (Ex(trainIdx), Ex(groupVal), Ex(randomVal), Ex(pseudoTest));
+    var selConfig = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
+        patchNumLayers: Int("layers", 3), byteNumLayers: 1);
+    Console.WriteLine($"selection: train {tr.Count}, group validation {gv.Count}, random validation {rv.Count}, pseudo-test {pt.Count} files; {groups.Length} groups");
+    IReadOnlyDictionary<string, Microsoft.ML.BGpt.Checkpoints.TensorData>? start = null;
+    if (pretrainEpochs > 0)
+    {
+        var lm = Pretrainer.Train(tr, null, selConfig, null, new PretrainingOptions
+        {
+            Epochs = pretrainEpochs, BatchSize = batch, LearningRate = Real("prelr", 2e-3), WarmupFraction = 0.05,
+            TrainTruncation = TruncationStrategy.RandomCrop, EvalTruncation = truncation, ValidationFraction = 0.05,
+            EarlyStoppingPatience = 0, PatchSamplingBatchSize = Int("presample", 0), Precision = precision,
+        });
+        start = BGptModels.ToCheckpoint(lm.Model).Weights;
+        lm.Model.Dispose();
+    }
+    var scores = new List<(int Epoch, double Random, double Test)>();
+    var selResult = ClassifierTrainer.Train(tr, gv, selLabels.Count, selConfig, start, new ClassifierTrainingOptions
+    {
+        Epochs = Int("epochs", 10), BatchSize = batch, LearningRate = Real("lr", 5e-4), Dropout = Real("dropout", 0.2), WeightDecay = Real("wd", 0.1),
+        WarmupFraction = 0.1, TrainTruncation = truncation, EvalTruncation = truncation, EarlyStoppingPatience = 0, RestoreBestEpoch = false,
+        Precision = precision,
+        AfterEpoch = (epoch, module) =>
+        {
+            var m = (BGptClassifier)module;
+            scores.Add((epoch, ClassifierTrainer.Evaluate(m, rv, batch, truncation).Accuracy!.Value, ClassifierTrainer.Evaluate(m, pt, batch, truncation).Accuracy!.Value));
+        },
+    });
+    var byEpoch = selResult.History.Zip(scores, (h, s) => (s.Epoch, Group: h.ValidationAccuracy!.Value, s.Random, s.Test)).ToList();
+    foreach (var e in byEpoch) Console.WriteLine($"epoch {e.Epoch}: group validation {e.Group:P1}, random validation {e.Random:P1}, pseudo-test {e.Test:P1}");
+    // Ties go to the later epoch? No: to the first best, as the trainer keeps it.
+    var byGroup = byEpoch.First(e => e.Group == byEpoch.Max(x => x.Group));
+    var byRandom = byEpoch.First(e => e.Random == byEpoch.Max(x => x.Random));
+    Console.WriteLine($"picked by group validation: epoch {byGroup.Epoch} -> pseudo-test {byGroup.Test:P1}; by random validation: epoch {byRandom.Epoch} -> {byRandom.Test:P1}; last epoch {byEpoch[^1].Test:P1}; best possible {byEpoch.Max(x => x.Test):P1}");
+    selResult.Model.Dispose();
+    return;
+}
 
 var clock = Stopwatch.StartNew();
 manual_seed(0);

@@ -91,7 +91,10 @@ public static partial class BGptCli
         {
             var ml = new MLContext(r.GetValue(schedule.Seed));
             var rows = ml.Data.LoadFromEnumerable(Files(r.GetValue(data)!));
-            var options = new BGptPretrainingOptions { Config = shape.Config(r), PretrainedWeights = r.GetValue(init), CheckpointPath = r.GetValue(output) };
+            var options = new BGptPretrainingOptions
+            {
+                Config = shape.Config(r), PretrainedWeights = r.GetValue(init), CheckpointPath = r.GetValue(output), SamplingKeyColumnName = nameof(LabeledFile.Group),
+            };
             schedule.Apply(r, options);
             var estimator = ml.Transforms.PretrainBGpt(options);
             WithProgress("pretrain", p => { options.Progress = p; return ml.Transforms.LoadFileBytes().Append(estimator).Fit(rows); });
@@ -105,7 +108,10 @@ public static partial class BGptCli
 
     private static Command Train(TextWriter o)
     {
-        var data = new Option<string>("--data") { Description = "Training files: a CSV of path,label[,group] or a folder with one sub-folder per label.", Required = true };
+        var data = new Option<string>("--data")
+        {
+            Description = "Training files: a CSV of path,label[,group] (validation holds out whole groups) or a folder with one sub-folder per label.", Required = true,
+        };
         var output = new Option<string>("--out", "-o") { Description = "The ML.NET model zip to write.", Required = true };
         var init = new Option<string?>("--weights", "-w") { Description = "Pretrained checkpoint (LM or classifier); without it the model starts from random weights." };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Also write the best classifier checkpoint here (the original's .pth)." };
@@ -116,7 +122,10 @@ public static partial class BGptCli
         {
             var ml = new MLContext(r.GetValue(schedule.Seed));
             var rows = ml.Data.LoadFromEnumerable(Files(r.GetValue(data)!));
-            var options = new BGptClassifierOptions { Config = shape.Config(r), PretrainedWeights = r.GetValue(init), CheckpointPath = r.GetValue(checkpoint) };
+            var options = new BGptClassifierOptions
+            {
+                Config = shape.Config(r), PretrainedWeights = r.GetValue(init), CheckpointPath = r.GetValue(checkpoint), SamplingKeyColumnName = nameof(LabeledFile.Group),
+            };
             schedule.Apply(r, options);
             var trainer = ml.MulticlassClassification.Trainers.BGpt(options);
             var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.LoadFileBytes()).Append(trainer);

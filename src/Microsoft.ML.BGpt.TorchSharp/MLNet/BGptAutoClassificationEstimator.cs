@@ -60,6 +60,7 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
                 pre.CheckpointPath = checkpoint;
                 pre.BytesColumnName = _options.BytesColumnName;
                 pre.ExtensionColumnName = _options.ExtensionColumnName;
+                pre.SamplingKeyColumnName = _options.SamplingKeyColumnName;
                 (pre.Threads, pre.Progress, pre.CancellationToken) = (_options.Threads, _options.Progress, _options.CancellationToken);
                 var pretraining = System.Diagnostics.Stopwatch.StartNew();
                 new BGptPretrainingEstimator(_catalog, pre).Fit(input);
@@ -69,6 +70,7 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
             cls.LabelColumnName = _options.LabelColumnName;
             cls.BytesColumnName = _options.BytesColumnName;
             cls.ExtensionColumnName = _options.ExtensionColumnName;
+            cls.SamplingKeyColumnName = _options.SamplingKeyColumnName;
             cls.ScoreColumnName = _options.ScoreColumnName;
             cls.PredictedLabelColumnName = _options.PredictedLabelColumnName;
             (cls.Threads, cls.InferenceThreads, cls.QuantizeInference) = (_options.Threads, _options.InferenceThreads, _options.QuantizeInference);
@@ -85,7 +87,13 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
     }
 
     /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => new BGptClassificationEstimator(_catalog, new BGptClassifierOptions
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(inputSchema, key, Component);
+        return Serving(inputSchema);
+    }
+
+    private SchemaShape Serving(SchemaShape inputSchema) => new BGptClassificationEstimator(_catalog, new BGptClassifierOptions
     {
         LabelColumnName = _options.LabelColumnName, BytesColumnName = _options.BytesColumnName, ExtensionColumnName = _options.ExtensionColumnName,
         ScoreColumnName = _options.ScoreColumnName, PredictedLabelColumnName = _options.PredictedLabelColumnName,
@@ -96,5 +104,6 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
         SchemaChecks.Label(schema, _options.LabelColumnName, Component, binary: false);
         SchemaChecks.ByteVector(schema, _options.BytesColumnName, Component);
         SchemaChecks.ByteVector(schema, _options.ExtensionColumnName, Component);
+        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(schema, key, Component);
     }
 }

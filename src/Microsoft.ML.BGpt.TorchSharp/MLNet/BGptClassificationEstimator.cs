@@ -36,12 +36,13 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
     public ITransformer Fit(IDataView input, IDataView? validation)
     {
         CheckColumns(input.Schema);
+        CheckSamplingKey(input.Schema); // only the training data is split
         if (validation is not null) CheckColumns(validation.Schema);
         _options.Validate();
         var labels = _binary ? new[] { "False", "True" } : DataViewExamples.KeyLabels(input.Schema[_options.LabelColumnName]);
         if (labels.Count < 2) throw new InvalidOperationException($"{_component}: label column '{_options.LabelColumnName}' has a single class; classification needs at least two.");
 
-        var train = DataViewExamples.Read(input, _options.BytesColumnName, _options.ExtensionColumnName, _options.LabelColumnName, _binary, _component);
+        var train = DataViewExamples.Read(input, _options.BytesColumnName, _options.ExtensionColumnName, _options.LabelColumnName, _binary, _component, _options.SamplingKeyColumnName);
         var valid = validation is null ? null : DataViewExamples.Read(validation, _options.BytesColumnName, _options.ExtensionColumnName, _options.LabelColumnName, _binary, _component);
 
         BGptConfig config;
@@ -76,6 +77,7 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
         SchemaChecks.Label(inputSchema, _options.LabelColumnName, _component, _binary);
         SchemaChecks.ByteVector(inputSchema, _options.BytesColumnName, _component);
         SchemaChecks.ByteVector(inputSchema, _options.ExtensionColumnName, _component);
+        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(inputSchema, key, _component);
         // SchemaShape records no vector sizes, so a tiny stand-in graph yields the same output shape as the real one.
         return Serving(StandIn.Value, new[] { "0", "1" }).GetOutputSchema(inputSchema);
     }
@@ -95,6 +97,11 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
         SchemaChecks.Label(schema, _options.LabelColumnName, _component, _binary);
         SchemaChecks.ByteVector(schema, _options.BytesColumnName, _component);
         SchemaChecks.ByteVector(schema, _options.ExtensionColumnName, _component);
+    }
+
+    private void CheckSamplingKey(DataViewSchema schema)
+    {
+        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(schema, key, _component);
     }
 
     private static readonly Lazy<byte[]> StandIn = new(() =>

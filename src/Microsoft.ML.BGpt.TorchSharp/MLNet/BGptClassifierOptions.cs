@@ -18,6 +18,16 @@ public class BGptClassifierOptions : ClassifierTrainingOptions
     /// <summary>Extension bytes column (a vector of Byte). Default "Extension".</summary>
     public string ExtensionColumnName { get; set; } = "Extension";
 
+    /// <summary>
+    /// Sampling key column (ML.NET's name in <c>TrainTestSplit</c>): each row's group, such as the speaker, source package or
+    /// document it comes from (Text, a number, a key or a Boolean). When set, the validation share held out of the
+    /// training data (<see cref="BGptTrainingOptions.ValidationFraction"/>) is made of whole groups, so the validation accuracy
+    /// (and the best epoch chosen on it) measures sources training never saw, as new files will be: on filetypes' packages
+    /// 84.5 % where random files read 97.5 % (docs/evaluation.md). Only training reads it; rows with empty text are each a
+    /// group of their own. Default null (validation files are drawn at random, per label).
+    /// </summary>
+    public string? SamplingKeyColumnName { get; set; }
+
     /// <summary>Output: class probabilities (multiclass) or the raw score (binary). Default "Score".</summary>
     public string ScoreColumnName { get; set; } = "Score";
 
@@ -60,6 +70,9 @@ public class BGptPretrainingOptions : PretrainingOptions
 
     /// <summary>Extension bytes column. Default "Extension".</summary>
     public string ExtensionColumnName { get; set; } = "Extension";
+
+    /// <inheritdoc cref="BGptClassifierOptions.SamplingKeyColumnName"/>
+    public string? SamplingKeyColumnName { get; set; }
 
     /// <summary>Output column of the fitted transformer: each file's bits per byte under the trained LM. Default "BitsPerByte".</summary>
     public string OutputColumnName { get; set; } = "BitsPerByte";

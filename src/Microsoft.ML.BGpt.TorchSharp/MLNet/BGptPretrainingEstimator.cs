@@ -30,8 +30,9 @@ public sealed class BGptPretrainingEstimator : IEstimator<ITransformer>
     {
         SchemaChecks.ByteVector(input.Schema, _options.BytesColumnName, Component);
         SchemaChecks.ByteVector(input.Schema, _options.ExtensionColumnName, Component);
+        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(input.Schema, key, Component);
         _options.Validate();
-        var train = DataViewExamples.Read(input, _options.BytesColumnName, _options.ExtensionColumnName, null, false, Component);
+        var train = DataViewExamples.Read(input, _options.BytesColumnName, _options.ExtensionColumnName, null, false, Component, _options.SamplingKeyColumnName);
 
         BGptConfig config;
         IReadOnlyDictionary<string, TensorData>? weights = null;
@@ -67,6 +68,7 @@ public sealed class BGptPretrainingEstimator : IEstimator<ITransformer>
     {
         SchemaChecks.ByteVector(inputSchema, _options.BytesColumnName, Component);
         SchemaChecks.ByteVector(inputSchema, _options.ExtensionColumnName, Component);
+        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(inputSchema, key, Component);
         return Serving(StandIn.Value).GetOutputSchema(inputSchema);
     }
 

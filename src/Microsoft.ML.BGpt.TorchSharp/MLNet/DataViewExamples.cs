@@ -6,16 +6,20 @@ namespace Microsoft.ML.BGpt.MLNet;
 /// <summary>Reads training rows (bytes, extension, label) out of an IDataView.</summary>
 internal static class DataViewExamples
 {
-    public static List<ByteExample> Read(IDataView data, string bytesColumn, string extensionColumn, string? labelColumn, bool binary, string component)
+    // groupColumn: the sampling key column (each row's group, as text in ByteExample.Group; empty text is no group), or null.
+    public static List<ByteExample> Read(IDataView data, string bytesColumn, string extensionColumn, string? labelColumn, bool binary, string component,
+        string? groupColumn = null)
     {
         var columns = new List<DataViewSchema.Column> { data.Schema[bytesColumn], data.Schema[extensionColumn] };
         if (labelColumn is not null) columns.Add(data.Schema[labelColumn]);
+        if (groupColumn is not null) columns.Add(data.Schema[groupColumn]);
         var examples = new List<ByteExample>();
         using var cursor = data.GetRowCursor(columns);
         var bytes = cursor.GetGetter<VBuffer<byte>>(data.Schema[bytesColumn]);
         var ext = cursor.GetGetter<VBuffer<byte>>(data.Schema[extensionColumn]);
         ValueGetter<uint>? key = labelColumn is not null && !binary ? cursor.GetGetter<uint>(data.Schema[labelColumn]) : null;
         ValueGetter<bool>? flag = labelColumn is not null && binary ? cursor.GetGetter<bool>(data.Schema[labelColumn]) : null;
+        Func<string>? group = groupColumn is null ? null : GroupGetter(cursor, data.Schema[groupColumn]);
         VBuffer<byte> b = default, e = default;
         long row = 0;
         while (cursor.MoveNext())
@@ -36,11 +40,29 @@ internal static class DataViewExamples
                 flag(ref v);
                 label = v ? 1 : 0;
             }
-            examples.Add(new ByteExample(b.DenseValues().ToArray(), e.DenseValues().ToArray(), label));
+            examples.Add(new ByteExample(b.DenseValues().ToArray(), e.DenseValues().ToArray(), label) { Group = group?.Invoke() is { Length: > 0 } g ? g : null });
             row++;
         }
         if (examples.Count == 0) throw new InvalidOperationException($"{component}: the training data has no rows.");
         return examples;
+    }
+
+    /// <summary>Reads a scalar column of any type as text (the group of <see cref="ByteExample.Group"/>).</summary>
+    private static Func<string> GroupGetter(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        var read = typeof(DataViewExamples).GetMethod(nameof(TextGetter), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        return (Func<string>)read.MakeGenericMethod(column.Type.RawType).Invoke(null, [cursor, column])!;
+    }
+
+    private static Func<string> TextGetter<T>(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        var getter = cursor.GetGetter<T>(column);
+        return () =>
+        {
+            T value = default!;
+            getter(ref value);
+            return value is ReadOnlyMemory<char> text ? text.ToString() : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "";
+        };
     }
 
     /// <summary>The label key's values as text, in key order (label i is key i + 1).</summary>

@@ -99,6 +99,9 @@ public abstract class BGptTrainingOptions
     /// </summary>
     public TrainingPrecision Precision { get; set; } = TrainingPrecision.Float32;
 
+    /// <summary>Development hook (the Experiments tool): called after each epoch's validation with the model being trained.</summary>
+    internal Action<int, TorchSharp.torch.nn.Module>? AfterEpoch { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public virtual void Validate()
     {

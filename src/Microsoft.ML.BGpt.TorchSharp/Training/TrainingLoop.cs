@@ -43,6 +43,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                 var (trainLoss, bytesPerSecond, steps) = TrainEpoch(epoch, trainBatches, schedule, optimizer, parameters, compute, copy, run, progress, ct);
                 var (loss, accuracy, bitsPerByte) = evalBatches is null ? (default(double?), default(double?), default(double?)) : Validate(evalBatches, epoch, ct);
                 var metrics = new EpochMetrics(epoch, trainLoss, loss, accuracy, bitsPerByte, watch.Elapsed.TotalSeconds, bytesPerSecond, false);
+                options.AfterEpoch?.Invoke(epoch, _model);
                 bool improved = evalBatches is null || state.Best is null || objective.IsBetter(metrics, state.Best);
                 if (improved) metrics = metrics with { IsBest = true };
                 history.Add(metrics);

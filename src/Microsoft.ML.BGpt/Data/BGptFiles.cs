@@ -25,7 +25,10 @@ public sealed class LabeledFile
     /// <summary>The label.</summary>
     public string Label { get; set; } = "";
 
-    /// <summary>Optional group (for example the source package or speaker), for grouped splits.</summary>
+    /// <summary>
+    /// Optional group (for example the source package or speaker), for grouped splits: <c>TrainTestSplit</c>'s
+    /// samplingKeyColumnName, or the trainers' <c>SamplingKeyColumnName</c> (validation holds out whole groups).
+    /// </summary>
     public string Group { get; set; } = "";
 }
 

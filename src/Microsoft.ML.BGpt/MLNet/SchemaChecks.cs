@@ -54,6 +54,18 @@ internal static class SchemaChecks
         if (i.IsVector || i.ItemType is not TextDataViewType) throw Mismatch(component, column, i, TextExpected);
     }
 
+    private const string KeyExpected = "a scalar column (Text, a number, a key or a Boolean) naming each row's group";
+
+    /// <summary>A sampling key (the rows' group: speaker, source, document): any scalar column.</summary>
+    public static void SamplingKey(SchemaShape s, string column, string component) => SamplingKey(Lookup(s, column), s.Select(c => c.Name), column, component);
+    public static void SamplingKey(DataViewSchema s, string column, string component) => SamplingKey(Lookup(s, column), s.Select(c => c.Name), column, component);
+
+    private static void SamplingKey(Info? info, IEnumerable<string> names, string column, string component)
+    {
+        var i = Require(info, names, column, component, KeyExpected);
+        if (i.IsVector || i.ItemType is not (TextDataViewType or NumberDataViewType or KeyDataViewType or BooleanDataViewType)) throw Mismatch(component, column, i, KeyExpected);
+    }
+
     /// <summary>A scalar key label (as MapValueToKey makes) or, for binary tasks, a Boolean.</summary>
     public static void Label(DataViewSchema s, string column, string component, bool binary)
     {

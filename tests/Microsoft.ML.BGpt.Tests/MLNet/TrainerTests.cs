@@ -23,6 +23,8 @@ public class TrainerTests(ITestOutputHelper output) : IDisposable
         public byte[] Extension { get; set; } = Array.Empty<byte>();
         public string Label { get; set; } = "";
         public bool IsText { get; set; }
+        public string Source { get; set; } = "";
+        public int Speaker { get; set; }
     }
 
     public sealed class Prediction { public float[] Score { get; set; } = Array.Empty<float>(); public string PredictedLabel { get; set; } = ""; }
@@ -39,7 +41,11 @@ public class TrainerTests(ITestOutputHelper output) : IDisposable
             var bytes = new byte[length];
             for (int j = 0; j < length; j++)
                 bytes[j] = kind switch { 0 => (byte)rng.Next('a', 'z' + 1), 1 => (byte)rng.Next(0x80, 0x100), _ => (byte)rng.Next('0', '9' + 1) };
-            rows.Add(new FileRow { Bytes = bytes, Extension = "dat"u8.ToArray(), Label = new[] { "text", "binary", "digits" }[kind], IsText = kind == 0 });
+            rows.Add(new FileRow
+            {
+                Bytes = bytes, Extension = "dat"u8.ToArray(), Label = new[] { "text", "binary", "digits" }[kind], IsText = kind == 0,
+                Source = i % 7 == 0 ? "" : $"source-{i / 6}", Speaker = i / 6,
+            });
         }
         return rows;
     }
@@ -156,6 +162,36 @@ public class TrainerTests(ITestOutputHelper output) : IDisposable
         var run = () => ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BGpt(cancelled)).Fit(data);
         run.Should().Throw<OperationCanceledException>();
         Directory.GetFiles(_dir).Should().NotContain(f => f.EndsWith(".tmp"));
+    }
+
+    [Fact]
+    public void A_sampling_key_column_gives_each_training_file_its_group_and_is_checked_by_name()
+    {
+        var ml = new MLContext(seed: 0);
+        var rows = Toy(30, 6);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var text = Microsoft.ML.BGpt.MLNet.DataViewExamples.Read(data, "Bytes", "Extension", null, false, "test", "Source");
+        text.Select(e => e.Group).Should().Equal(rows.Select(r => r.Source.Length == 0 ? null : r.Source), "an empty key is no group");
+        var numbers = Microsoft.ML.BGpt.MLNet.DataViewExamples.Read(data, "Bytes", "Extension", null, false, "test", "Speaker");
+        numbers.Select(e => e.Group).Should().Equal(rows.Select(r => r.Speaker.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+        var keyed = Options(epochs: 2);
+        keyed.SamplingKeyColumnName = "Source";
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BGpt(keyed));
+        pipeline.Fit(data).Transform(data).Schema.GetColumnOrNull("PredictedLabel").Should().NotBeNull();
+
+        keyed.SamplingKeyColumnName = "Voice";
+        var missing = () => pipeline.Fit(data);
+        missing.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*input column 'Voice' not found*group*");
+        keyed.SamplingKeyColumnName = "Bytes";
+        var vector = () => ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BGpt(keyed)).Fit(data);
+        vector.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*'Bytes' has type*Vector<Byte>*scalar column*");
+        var auto = () => ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.BGptAuto(new BGptAutoClassifierOptions { SamplingKeyColumnName = "Voice" })).Fit(data);
+        auto.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*BGptAuto*'Voice' not found*");
+        var pretrain = () => ml.Transforms.PretrainBGpt(new BGptPretrainingOptions { Config = Tiny, SamplingKeyColumnName = "Voice" })
+            .Fit(data);
+        pretrain.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*PretrainBGpt*'Voice' not found*");
     }
 
     private sealed class Progress(Action<TrainingProgress> action) : IProgress<TrainingProgress>
