@@ -195,7 +195,7 @@ public static class BGptAutoRecipe
         int preEpochs = pre > 0 ? (int)Math.Clamp(Math.Ceiling(pre * EpochBound), 2, 60) : 0;
         int fineEpochs = (int)Math.Clamp(Math.Ceiling(fine * EpochBound), 3, 60);
         double usable = budget.TotalSeconds * UsableShare;
-        if (preEpochs == 0) why.Add($"budget leaves {PretrainShare * usable * speed.PretrainTokensPerSecond / lengths.Sum(l => (double)Math.Min(l + 32, window)):F1} pretraining epochs (< {minPretrainEpochs}): pretraining skipped, fine-tuning gets all the time");
+        if (preEpochs == 0) why.Add($"budget leaves {PretrainShare * usable * speed.PretrainTokensPerSecond / lengths.Sum(l => (double)Math.Min(l + 32, window)):F2} pretraining epochs (< {minPretrainEpochs}): pretraining skipped, fine-tuning gets all the time");
         var pretraining = preEpochs == 0 ? null : new BGptPretrainingOptions
         {
             Config = config, Epochs = preEpochs, BatchSize = batch, LearningRate = 2e-3, WarmupFraction = 0.05,
