@@ -89,7 +89,7 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(inputSchema, key, Component);
+        SchemaChecks.SamplingKey(inputSchema, _options.SamplingKeyColumnName, Component);
         return Serving(inputSchema);
     }
 
@@ -104,6 +104,6 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
         SchemaChecks.Label(schema, _options.LabelColumnName, Component, binary: false);
         SchemaChecks.ByteVector(schema, _options.BytesColumnName, Component);
         SchemaChecks.ByteVector(schema, _options.ExtensionColumnName, Component);
-        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(schema, key, Component);
+        SchemaChecks.SamplingKey(schema, _options.SamplingKeyColumnName, Component);
     }
 }

@@ -36,7 +36,7 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
     public ITransformer Fit(IDataView input, IDataView? validation)
     {
         CheckColumns(input.Schema);
-        CheckSamplingKey(input.Schema); // only the training data is split
+        SchemaChecks.SamplingKey(input.Schema, _options.SamplingKeyColumnName, _component); // only the training data is split
         if (validation is not null) CheckColumns(validation.Schema);
         _options.Validate();
         var labels = _binary ? new[] { "False", "True" } : DataViewExamples.KeyLabels(input.Schema[_options.LabelColumnName]);
@@ -77,7 +77,7 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
         SchemaChecks.Label(inputSchema, _options.LabelColumnName, _component, _binary);
         SchemaChecks.ByteVector(inputSchema, _options.BytesColumnName, _component);
         SchemaChecks.ByteVector(inputSchema, _options.ExtensionColumnName, _component);
-        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(inputSchema, key, _component);
+        SchemaChecks.SamplingKey(inputSchema, _options.SamplingKeyColumnName, _component);
         // SchemaShape records no vector sizes, so a tiny stand-in graph yields the same output shape as the real one.
         return Serving(StandIn.Value, new[] { "0", "1" }).GetOutputSchema(inputSchema);
     }
@@ -97,11 +97,6 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
         SchemaChecks.Label(schema, _options.LabelColumnName, _component, _binary);
         SchemaChecks.ByteVector(schema, _options.BytesColumnName, _component);
         SchemaChecks.ByteVector(schema, _options.ExtensionColumnName, _component);
-    }
-
-    private void CheckSamplingKey(DataViewSchema schema)
-    {
-        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(schema, key, _component);
     }
 
     private static readonly Lazy<byte[]> StandIn = new(() =>

@@ -30,7 +30,7 @@ public sealed class BGptPretrainingEstimator : IEstimator<ITransformer>
     {
         SchemaChecks.ByteVector(input.Schema, _options.BytesColumnName, Component);
         SchemaChecks.ByteVector(input.Schema, _options.ExtensionColumnName, Component);
-        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(input.Schema, key, Component);
+        SchemaChecks.SamplingKey(input.Schema, _options.SamplingKeyColumnName, Component);
         _options.Validate();
         var train = DataViewExamples.Read(input, _options.BytesColumnName, _options.ExtensionColumnName, null, false, Component, _options.SamplingKeyColumnName);
 
@@ -68,7 +68,7 @@ public sealed class BGptPretrainingEstimator : IEstimator<ITransformer>
     {
         SchemaChecks.ByteVector(inputSchema, _options.BytesColumnName, Component);
         SchemaChecks.ByteVector(inputSchema, _options.ExtensionColumnName, Component);
-        if (_options.SamplingKeyColumnName is { } key) SchemaChecks.SamplingKey(inputSchema, key, Component);
+        SchemaChecks.SamplingKey(inputSchema, _options.SamplingKeyColumnName, Component);
         return Serving(StandIn.Value).GetOutputSchema(inputSchema);
     }
 

@@ -29,9 +29,8 @@ internal static class DataSplit
     /// <summary>
     /// Whole groups for validation, in seeded order: a group is held while one of its labels is short of its share
     /// (round(fraction x count)) and none would pass 1.5 times its share, so the labels stay near their proportions.
-    /// Examples without a group are groups of one. Validation then scores files from sources training never saw, as
-    /// new data will be: a random share of files scores sources it did see (the same speaker, package or document)
-    /// and picks the epoch that fits them best.
+    /// Examples without a group are groups of one. Validation then scores sources training never saw, as new data
+    /// will be; a random share of files scores sources it did see (the same speaker, package or document) and reads high.
     /// </summary>
     internal static HashSet<int> HoldOutGroups(IReadOnlyList<ByteExample> train, double fraction, Random random)
     {

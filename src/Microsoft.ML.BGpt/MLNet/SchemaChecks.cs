@@ -56,9 +56,16 @@ internal static class SchemaChecks
 
     private const string KeyExpected = "a scalar column (Text, a number, a key or a Boolean) naming each row's group";
 
-    /// <summary>A sampling key (the rows' group: speaker, source, document): any scalar column.</summary>
-    public static void SamplingKey(SchemaShape s, string column, string component) => SamplingKey(Lookup(s, column), s.Select(c => c.Name), column, component);
-    public static void SamplingKey(DataViewSchema s, string column, string component) => SamplingKey(Lookup(s, column), s.Select(c => c.Name), column, component);
+    /// <summary>A sampling key (the rows' group: speaker, source, document): any scalar column; null (no key) passes.</summary>
+    public static void SamplingKey(SchemaShape s, string? column, string component)
+    {
+        if (column is not null) SamplingKey(Lookup(s, column), s.Select(c => c.Name), column, component);
+    }
+
+    public static void SamplingKey(DataViewSchema s, string? column, string component)
+    {
+        if (column is not null) SamplingKey(Lookup(s, column), s.Select(c => c.Name), column, component);
+    }
 
     private static void SamplingKey(Info? info, IEnumerable<string> names, string column, string component)
     {
