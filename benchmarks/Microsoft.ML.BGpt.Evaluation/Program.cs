@@ -96,11 +96,11 @@ if (a.Ablations && main is not null)
     ablations.Add(mainRun with { Name = $"{mainName}: {(main.Pretraining is null ? "fine-tuning only (the budget skipped pretraining)" : "pretraining + fine-tuning")}" });
     if (main.Pretraining is not null)
     {
+        var both = main.Pretraining.MaxTrainingTime!.Value + main.Classifier.MaxTrainingTime!.Value;
         var noPre = main with
         {
             Pretraining = null,
-            Classifier = Copy(main.Classifier, (int)Math.Ceiling(main.Classifier.Epochs / (1 - BGptAutoRecipe.PretrainShare)),
-                main.Classifier.MaxTrainingTime!.Value / (1 - BGptAutoRecipe.PretrainShare)),
+            Classifier = Copy(main.Classifier, (int)Math.Ceiling(main.Classifier.Epochs * both / main.Classifier.MaxTrainingTime!.Value), both),
         };
         ablations.Add(Train("fine-tuning only", noPre, new()) with
         {
