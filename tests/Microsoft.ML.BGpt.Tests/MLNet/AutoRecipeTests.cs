@@ -96,6 +96,23 @@ public class AutoRecipeTests
     }
 
     [Fact]
+    public void The_speed_probe_reports_real_tokens_per_second_in_the_precision_asked_for()
+    {
+        var config = BGptConfig.Create(patchSize: 8, patchLength: 16, hiddenSize: 32, patchNumLayers: 1, byteNumLayers: 1);
+        var random = new Random(3);
+        var sample = Enumerable.Range(0, 6).Select(i => { var b = new byte[40 + 20 * i]; random.NextBytes(b); return (ReadOnlyMemory<byte>)b; }).ToList();
+        var fp32 = BGptAutoRecipe.MeasureThroughput(config, sample, classes: 3, batchSize: 2, steps: 2, threads: 1, tryBFloat16: false);
+        fp32.Precision.Should().Be(Microsoft.ML.BGpt.Training.TrainingPrecision.Float32);
+        foreach (var speed in new[] { fp32.PretrainTokensPerSecond, fp32.FineTuneTokensPerSecond })
+            double.IsFinite(speed).Should().BeTrue();
+        fp32.PretrainTokensPerSecond.Should().BeGreaterThan(0);
+        fp32.FineTuneTokensPerSecond.Should().BeGreaterThan(0);
+        var either = BGptAutoRecipe.MeasureThroughput(config, sample, classes: 3, batchSize: 2, steps: 2, threads: 1);
+        either.FineTuneTokensPerSecond.Should().BeGreaterThan(0);
+        FluentActions.Invoking(() => BGptAutoRecipe.MeasureThroughput(config, new List<ReadOnlyMemory<byte>>(), 3)).Should().Throw<ArgumentException>();
+    }
+
+    [Fact]
     public void A_fixed_window_is_kept_and_bad_input_is_refused()
     {
         BGptAutoRecipe.Create(Lengths(100, 5000), 4, TimeSpan.FromMinutes(1), Speed, windowBytes: 4096).WindowBytes.Should().Be(4096);
