@@ -241,7 +241,8 @@ public static class BGptAutoRecipe
 
     /// <summary>
     /// Times a few optimizer steps of pretraining and of fine-tuning <paramref name="config"/> on <paramref name="sample"/>
-    /// (a few dozen training files; the first step is not counted) and returns tokens per second. With
+    /// (a few dozen training files; the first step is not counted; each run twice and the faster kept, since other work
+    /// on the machine only slows a run) and returns tokens per second. With
     /// <paramref name="tryBFloat16"/>, fine-tuning is timed in fp32 and in bf16 mixed precision, and the faster by at
     /// least <see cref="BFloat16MinSpeedup"/> (bf16 on CPUs with native bf16 arithmetic) becomes the precision of the
     /// result, which pretraining is then timed in.
@@ -302,7 +303,7 @@ public static class BGptAutoRecipe
         if (only is null)
         {
             double bf16 = FineTune(TrainingPrecision.BFloat16Mixed);
-            if (bf16 < BFloat16MinSpeedup * fine) // a close call: once more each, the best of each kept
+            if (bf16 < BFloat16MinSpeedup * fine) // bf16 lost: once more each, each one's faster kept
                 (fine, bf16) = (Math.Max(fine, FineTune(chosen)), Math.Max(bf16, FineTune(TrainingPrecision.BFloat16Mixed)));
             if (bf16 >= BFloat16MinSpeedup * fine) (fine, chosen) = (bf16, TrainingPrecision.BFloat16Mixed);
         }
