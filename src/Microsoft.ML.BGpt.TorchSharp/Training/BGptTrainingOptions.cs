@@ -99,6 +99,13 @@ public abstract class BGptTrainingOptions
     /// </summary>
     public TrainingPrecision Precision { get; set; } = TrainingPrecision.Float32;
 
+    /// <summary>
+    /// Shift augmentation: each epoch, every training file gets up to this many bytes inserted (copies of the byte
+    /// there) or deleted at one random position, so everything after it moves by a few bytes against the patch grid
+    /// (a small translation of an image's pixel rows, a time shift of audio, a typo in text). 0 turns it off. Default 0.
+    /// </summary>
+    public int ByteShift { get; set; }
+
     /// <summary>Development hook (the Experiments tool): called after each epoch's validation with the model being trained.</summary>
     internal Action<int, TorchSharp.torch.nn.Module>? AfterEpoch { get; set; }
 
@@ -111,6 +118,7 @@ public abstract class BGptTrainingOptions
         Require(double.IsFinite(WeightDecay) && WeightDecay >= 0, nameof(WeightDecay), $"must be non-negative (got {WeightDecay})");
         Require(WarmupFraction >= 0 && WarmupFraction < 1, nameof(WarmupFraction), $"must be in [0, 1) (got {WarmupFraction})");
         Require(GradientAccumulationSteps >= 1, nameof(GradientAccumulationSteps), $"must be at least 1 (got {GradientAccumulationSteps})");
+        Require(ByteShift >= 0, nameof(ByteShift), $"must be non-negative (got {ByteShift})");
         Require(Dropout >= 0 && Dropout < 1, nameof(Dropout), $"must be in [0, 1) (got {Dropout})");
         Require(ValidationFraction >= 0 && ValidationFraction < 1, nameof(ValidationFraction), $"must be in [0, 1) (got {ValidationFraction})");
         Require(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), $"must be non-negative (got {EarlyStoppingPatience})");

@@ -29,12 +29,19 @@ internal sealed class ExampleBatcher
 
     public int BatchCount => (Count + _batchSize - 1) / _batchSize;
 
-    /// <summary>One epoch of batches. With <paramref name="random"/>, order is shuffled and random crops use it; without, batches go shortest first.</summary>
-    public IEnumerable<TrainingBatch> Batches(TruncationStrategy strategy, Random? random)
+    /// <summary>
+    /// One epoch of batches. With a random, order is shuffled, random crops use it, and each file is first shifted by up
+    /// to byteShift bytes (<see cref="Shift"/>; 0 for none); without, batches go shortest first.
+    /// </summary>
+    public IEnumerable<TrainingBatch> Batches(TruncationStrategy strategy, Random? random, int byteShift = 0)
     {
         foreach (var indices in Plan(random))
         {
-            var rows = indices.Select(i => ByteEncoder.Encode(_examples[i].Content.Span, _examples[i].Extension.Span, _config, strategy, random)).ToList();
+            var rows = indices.Select(i =>
+            {
+                var content = random is not null && byteShift > 0 ? Shift(_examples[i].Content.Span, byteShift, random) : _examples[i].Content.Span;
+                return ByteEncoder.Encode(content, _examples[i].Extension.Span, _config, strategy, random);
+            }).ToList();
             yield return new TrainingBatch(rows, indices.Select(i => _examples[i].Label).ToList(), _config.PatchSize);
         }
     }
@@ -60,4 +67,28 @@ internal sealed class ExampleBatcher
     }
 
     private IEnumerable<int[]> Chunk(int[] indices) => indices.Chunk(_batchSize);
+
+    /// <summary>
+    /// Inserts (copies of the byte there) or deletes up to <paramref name="maxShift"/> bytes at one random position, so
+    /// what follows moves against the patch grid. Lengths change by a few bytes, which the encoder's budget absorbs.
+    /// </summary>
+    internal static ReadOnlySpan<byte> Shift(ReadOnlySpan<byte> content, int maxShift, Random random)
+    {
+        int shift = random.Next(-maxShift, maxShift + 1);
+        if (shift == 0 || content.Length == 0) return content;
+        int cut = random.Next(content.Length);
+        if (shift < 0)
+        {
+            int removed = Math.Min(-shift, content.Length - cut);
+            var shorter = new byte[content.Length - removed];
+            content[..cut].CopyTo(shorter);
+            content[(cut + removed)..].CopyTo(shorter.AsSpan(cut));
+            return shorter;
+        }
+        var longer = new byte[content.Length + shift];
+        content[..cut].CopyTo(longer);
+        longer.AsSpan(cut, shift).Fill(content[cut]);
+        content[cut..].CopyTo(longer.AsSpan(cut + shift));
+        return longer;
+    }
 }

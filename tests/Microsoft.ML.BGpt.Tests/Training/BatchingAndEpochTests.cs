@@ -44,6 +44,45 @@ public class BatchingAndEpochTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Byte_shift_inserts_or_deletes_a_few_bytes_at_one_place_and_keeps_the_rest_in_order()
+    {
+        var content = Enumerable.Range(0, 200).Select(i => (byte)i).ToArray();
+        var random = new Random(3);
+        var lengths = new HashSet<int>();
+        for (int trial = 0; trial < 500; trial++)
+        {
+            var shifted = ExampleBatcher.Shift(content, 3, random).ToArray();
+            int change = shifted.Length - content.Length;
+            change.Should().BeInRange(-3, 3);
+            lengths.Add(shifted.Length);
+            // Same bytes before the cut and after it; in between, copies of the byte at the cut (or nothing).
+            int head = 0;
+            while (head < Math.Min(shifted.Length, content.Length) && shifted[head] == content[head]) head++;
+            if (change < 0)
+                shifted.Skip(head).Should().Equal(content.Skip(head - change), "deleted bytes come out of one place");
+            else if (change > 0)
+            {
+                shifted.Skip(head).Take(change).Should().OnlyContain(b => b == content[head - 1] || b == content[Math.Min(head, content.Length - 1)]);
+                shifted.TakeLast(content.Length - head).Should().Equal(content.Skip(head));
+            }
+            else shifted.Should().Equal(content);
+        }
+        lengths.Should().HaveCount(7, "every shift from -3 to 3 is drawn");
+
+        // Training uses it only when asked, and only with a random (validation batches are never shifted).
+        var examples = new[] { new ByteExample(content, ReadOnlyMemory<byte>.Empty, 0) };
+        var config = BGptConfig.Create(patchSize: 4, patchLength: 64, hiddenSize: 8, patchNumLayers: 1, byteNumLayers: 1);
+        var batcher = new ExampleBatcher(examples, config, batchSize: 1);
+        long[] Tokens(Random? r, int shift) => batcher.Batches(TruncationStrategy.Head, r, shift).Single().Tokens;
+        Tokens(new Random(5), 0).Should().Equal(Tokens(null, 0));
+        Tokens(null, 3).Should().Equal(Tokens(null, 0));
+        var unshifted = Tokens(null, 0);
+        Enumerable.Range(0, 10).Count(seed => !Tokens(new Random(seed), 3).SequenceEqual(unshifted)).Should().BePositive();
+        var act = () => new ClassifierTrainingOptions { ByteShift = -1 }.Validate();
+        act.Should().Throw<ArgumentException>().WithMessage("*ByteShift*");
+    }
+
+    [Fact]
     public void Gradient_accumulation_takes_one_step_per_group_of_batches()
     {
         var options = ToyData.FastOptions(epochs: 2);
