@@ -19,7 +19,7 @@ internal static class TunedRecipes
         "text-lang" => (1024, "1 KiB head+tail: a language shows in any paragraph, so half the window buys twice the epochs"),
         // 1,862-byte BMPs: the 784 pixel bytes are the last 784; a 2 KiB window sees the whole image.
         "digits-bmp" => (2048, "2 KiB: the whole 1,862-byte BMP (all 784 pixels)"),
-        // 8,044-byte WAVs with the word anywhere in the second: the whole clip, 32-byte patches.
+        // 8,044-byte WAVs with the word anywhere in the second: the whole clip (Auto's patches for 8 KiB: 128 of 64 B).
         "spoken-digits-wav" => (8192, "8 KiB: the whole 1 s clip, since the word sits at any offset"),
         // Magic bytes and trailers carry the type: 2 KiB head+tail of every file.
         "filetypes" => (2048, "2 KiB head+tail: magic numbers and trailers carry the type"),

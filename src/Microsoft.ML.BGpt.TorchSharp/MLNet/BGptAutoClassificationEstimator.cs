@@ -44,9 +44,11 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
         files = null; // the trainers read the data view themselves
 
         int? stride = BGptAutoRecipe.DetectRecordStride(sample);
-        var (_, speed) = BGptAutoRecipe.Plan(lengths, classes, sample, recordStride: stride, threads: _options.Threads);
+        bool smooth = BGptAutoRecipe.IsSmoothSignal(sample);
+        var (_, speed) = BGptAutoRecipe.Plan(lengths, classes, sample, recordStride: stride, threads: _options.Threads, smoothSignal: smooth);
         var left = _options.TrainingTime - clock.Elapsed;
-        var recipe = BGptAutoRecipe.Create(lengths, classes, left > TimeSpan.Zero ? left : TimeSpan.FromSeconds(1), speed, seed: _options.Seed, recordStride: stride);
+        var recipe = BGptAutoRecipe.Create(lengths, classes, left > TimeSpan.Zero ? left : TimeSpan.FromSeconds(1), speed, seed: _options.Seed, recordStride: stride,
+            smoothSignal: smooth);
         LastRecipe = recipe;
         using (var log = new MLContextLog(_catalog, "BGpt")) log.Info($"{Component}: {recipe.Rationale}");
 

@@ -33,6 +33,11 @@ public class AutoRecipeTests
         var audio = BGptAutoRecipe.ChooseConfig(Lengths(1000, 8044), classes: 10);
         audio.PatchSize.Should().Be(32);
         audio.PatchLength.Should().Be(256);
+        var signal = BGptAutoRecipe.ChooseConfig(Lengths(1000, 8044), classes: 10, smoothSignal: true);
+        signal.PatchSize.Should().Be(64, "a smooth signal gets at most 128 patches");
+        signal.PatchLength.Should().Be(BGptAutoRecipe.SmoothSignalMaxPatches);
+        BGptAutoRecipe.ChooseConfig(Lengths(1000, 3000), classes: 10, smoothSignal: true).PatchSize.Should().Be(32);
+        BGptAutoRecipe.ChooseConfig(Lengths(1000, 1800), classes: 10, smoothSignal: true).PatchSize.Should().Be(16, "patches are never under 16 B");
         BGptAutoRecipe.ChooseConfig(Lengths(6000, 1000), classes: 10).HiddenSize.Should().Be(256);
     }
 
@@ -122,7 +127,7 @@ public class AutoRecipeTests
     }
 
     [Fact]
-    public void Record_stride_is_found_in_raw_images_and_not_in_noise_or_text()
+    public void Record_stride_is_found_in_raw_images_and_smooth_signals_in_waveforms_only()
     {
         var random = new Random(5);
         // 40 rows of 24 bytes (a random row pattern, slowly changing down the picture, plus noise) behind a 54-byte
@@ -146,6 +151,23 @@ public class AutoRecipeTests
         BGptAutoRecipe.DetectRecordStride(Enumerable.Range(0, 20).Select(_ => (ReadOnlyMemory<byte>)Text()).ToList()).Should().BeNull();
         BGptAutoRecipe.DetectRecordStride(new List<ReadOnlyMemory<byte>> { new byte[10] }).Should().BeNull("too little to vote on");
 
+        // 8-bit PCM: a voiced sound (two low tones and noise around 128); neighbouring bytes differ by about 4.
+        byte[] Wave()
+        {
+            var samples = new byte[8000];
+            double f1 = random.Next(100, 300), f2 = random.Next(500, 900);
+            for (int t = 0; t < samples.Length; t++)
+                samples[t] = (byte)Math.Clamp(128 + 30 * Math.Sin(2 * Math.PI * f1 * t / 8000) + 5 * Math.Sin(2 * Math.PI * f2 * t / 8000) + random.Next(-2, 3), 0, 255);
+            return samples;
+        }
+        List<ReadOnlyMemory<byte>> Twenty(Func<byte[]> make) => Enumerable.Range(0, 20).Select(_ => (ReadOnlyMemory<byte>)make()).ToList();
+        BGptAutoRecipe.IsSmoothSignal(Twenty(Wave)).Should().BeTrue();
+        BGptAutoRecipe.IsSmoothSignal(Twenty(Text)).Should().BeFalse();
+        BGptAutoRecipe.IsSmoothSignal(Twenty(Noise)).Should().BeFalse();
+        BGptAutoRecipe.IsSmoothSignal(Twenty(Image)).Should().BeFalse("the rows' pixels jump between neighbours");
+        BGptAutoRecipe.IsSmoothSignal(Twenty(Wave).Take(8).Concat(Twenty(Text).Take(12)).ToList()).Should().BeFalse("most files decide");
+        BGptAutoRecipe.IsSmoothSignal(new List<ReadOnlyMemory<byte>> { Wave() }).Should().BeFalse("too little to vote on");
+
         var config = BGptAutoRecipe.ChooseConfig(Lengths(100, 900), classes: 10, recordStride: 24);
         config.PatchSize.Should().Be(24);
         config.MaxTokens.Should().BeGreaterThanOrEqualTo(1024).And.BeLessThan(1024 + 24);
@@ -164,6 +186,9 @@ public class AutoRecipeTests
         var noPretraining = BGptAutoRecipe.Create(Lengths(1000, 1000), 8, TimeSpan.FromMinutes(1), Speed);
         noPretraining.Pretraining.Should().BeNull();
         noPretraining.Classifier.MaxTrainingTime!.Value.Should().BeGreaterThan(TimeSpan.FromMinutes(0.8), "fine-tuning gets the whole budget");
+        var twoAndAHalf = BGptAutoRecipe.Create(Lengths(1000, 1000), 8, TimeSpan.FromMinutes(12), Speed);
+        twoAndAHalf.Pretraining.Should().BeNull("2.5 estimated pretraining epochs are under MinPretrainEpochs");
+        twoAndAHalf.Rationale.Should().Contain("2.51 pretraining epochs (< 3)");
         var forced = BGptAutoRecipe.Create(Lengths(1000, 1000), 8, TimeSpan.FromMinutes(1), Speed, minPretrainEpochs: 0);
         forced.Pretraining.Should().NotBeNull("minPretrainEpochs 0 always pretrains");
         forced.Pretraining!.MaxTrainingTime!.Value.Should().BeLessThan(TimeSpan.FromMinutes(BGptAutoRecipe.PretrainShare));
