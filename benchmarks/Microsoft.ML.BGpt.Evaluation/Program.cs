@@ -40,24 +40,23 @@ var budget = TimeSpan.FromMinutes(a.BudgetMinutes);
 //    configuration is measured first and counts toward the training time.
 var sample = data.Train.Where((_, i) => i % Math.Max(1, data.Train.Count / 48) == 0).Take(48)
     .Select(r => (ReadOnlyMemory<byte>)FileWindowReader.Read(r.Path)).ToList();
-var stride = BGptAutoRecipe.DetectRecordStride(sample);
-var smooth = BGptAutoRecipe.IsSmoothSignal(sample);
-Console.WriteLine($"  record stride: {(stride is { } st ? $"{st} B (patch size)" : "none")}; smooth signal: {(smooth ? "yes" : "no")}");
+var traits = BGptDataTraits.Detect(sample);
+Console.WriteLine($"  {traits}");
 var measured = new Dictionary<int, (BGptThroughput Speed, PhaseResult Phase)>();
 (BGptRecipe Recipe, List<PhaseResult> Phases) Plan(int? window, bool alwaysPretrain = false)
 {
-    var config = BGptAutoRecipe.ChooseConfig(data.TrainLengths, data.Classes.Count, window, stride, smoothSignal: smooth);
+    var config = BGptAutoRecipe.ChooseConfig(data.TrainLengths, data.Classes.Count, window, traits);
     var phases = new List<PhaseResult>();
     if (!measured.TryGetValue(config.MaxTokens, out var m))
     {
         var log = new List<PhaseResult>();
-        var (_, speed) = PhaseMeter.Run("measure", log, () => BGptAutoRecipe.Plan(data.TrainLengths, data.Classes.Count, sample, window, stride, a.Threads, smooth));
+        var (_, speed, _) = PhaseMeter.Run("measure", log, () => BGptAutoRecipe.Plan(data.TrainLengths, data.Classes.Count, sample, window, a.Threads, traits));
         Console.WriteLine($"  throughput at {config.MaxTokens} B ({speed.Precision}): pretraining {speed.PretrainTokensPerSecond:F0}, fine-tuning {speed.FineTuneTokensPerSecond:F0} tokens/s");
         measured[config.MaxTokens] = m = (speed, log[0]);
     }
     phases.Add(m.Phase);
-    var recipe = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget - m.Phase.Wall, m.Speed, window, recordStride: stride,
-        minPretrainEpochs: alwaysPretrain ? 0 : BGptAutoRecipe.MinPretrainEpochs, smoothSignal: smooth);
+    var recipe = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget - m.Phase.Wall, m.Speed, window, traits: traits,
+        minPretrainEpochs: alwaysPretrain ? 0 : BGptAutoRecipe.MinPretrainEpochs);
     Console.WriteLine($"  recipe: {recipe.Rationale}");
     return (recipe, phases);
 }

@@ -39,8 +39,7 @@ if (settings.ContainsKey("plan"))
     var sample = ProbeSample().Select(b => (ReadOnlyMemory<byte>)b).ToList();
     var lengths = rows.Select(r => (long)r.Bytes.Length).ToList();
     var planClock = Stopwatch.StartNew();
-    var (planned, speed) = BGptAutoRecipe.Plan(lengths, rows.Select(r => r.Label).Distinct().Count(), sample,
-        recordStride: BGptAutoRecipe.DetectRecordStride(sample), smoothSignal: BGptAutoRecipe.IsSmoothSignal(sample));
+    var (planned, speed, _) = BGptAutoRecipe.Plan(lengths, rows.Select(r => r.Label).Distinct().Count(), sample);
     Console.WriteLine($"plan: hidden {planned.HiddenSize}, {planned.PatchNumLayers} layers, {speed.Precision}: pretraining {speed.PretrainTokensPerSecond:F0}, fine-tuning {speed.FineTuneTokensPerSecond:F0} tokens/s ({planClock.Elapsed.TotalSeconds:F0} s)");
     return;
 }

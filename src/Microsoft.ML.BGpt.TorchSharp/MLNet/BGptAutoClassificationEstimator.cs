@@ -43,12 +43,9 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
         var sample = files.Where((_, i) => i % every == 0).Take(48).Select(f => f.Content).ToList();
         files = null; // the trainers read the data view themselves
 
-        int? stride = BGptAutoRecipe.DetectRecordStride(sample);
-        bool smooth = BGptAutoRecipe.IsSmoothSignal(sample);
-        var (_, speed) = BGptAutoRecipe.Plan(lengths, classes, sample, recordStride: stride, threads: _options.Threads, smoothSignal: smooth);
+        var (_, speed, traits) = BGptAutoRecipe.Plan(lengths, classes, sample, threads: _options.Threads);
         var left = _options.TrainingTime - clock.Elapsed;
-        var recipe = BGptAutoRecipe.Create(lengths, classes, left > TimeSpan.Zero ? left : TimeSpan.FromSeconds(1), speed, seed: _options.Seed, recordStride: stride,
-            smoothSignal: smooth);
+        var recipe = BGptAutoRecipe.Create(lengths, classes, left > TimeSpan.Zero ? left : TimeSpan.FromSeconds(1), speed, seed: _options.Seed, traits: traits);
         LastRecipe = recipe;
         using (var log = new MLContextLog(_catalog, "BGpt")) log.Info($"{Component}: {recipe.Rationale}");
 

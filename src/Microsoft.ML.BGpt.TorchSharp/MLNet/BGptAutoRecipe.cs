@@ -40,23 +40,25 @@ public static class BGptAutoRecipe
     /// <summary>
     /// The architecture for data with these file lengths: a window that covers 90% of the files (a power of two,
     /// 512 to 8192 bytes), patches of the files' record stride when they have one (<see cref="DetectRecordStride"/>:
-    /// image rows, fixed-size records), else 16-byte patches up to 4 KiB windows and 32-byte patches beyond (at most
-    /// 256 patches), or, for <paramref name="smoothSignal"/> data (<see cref="IsSmoothSignal"/>: sampled waveforms),
+    /// image rows, fixed-size records; <see cref="BGptDataTraits.RecordStride"/>), else 16-byte patches up to 4 KiB windows
+    /// and 32-byte patches beyond (at most 256 patches), or, for <see cref="BGptDataTraits.SmoothSignal"/> data
+    /// (<see cref="IsSmoothSignal"/>: sampled waveforms),
     /// at most <see cref="SmoothSignalMaxPatches"/> patches (64 bytes at 8 KiB); hidden size 128 (256 from 5,000
     /// training files), 3 patch-level layers and 1 byte-level layer;
     /// with <see cref="TrainingPrecision.BFloat16Mixed"/> (measured 2-2.5x faster), hidden 256 and 4 layers, which
     /// learn more per epoch (validation runs in docs/evaluation.md) at about the fp32 small model's cost.
     /// </summary>
-    public static BGptConfig ChooseConfig(IReadOnlyList<long> fileLengths, int classes, int? windowBytes = null, int? recordStride = null,
-        TrainingPrecision precision = TrainingPrecision.Float32, bool smoothSignal = false)
+    public static BGptConfig ChooseConfig(IReadOnlyList<long> fileLengths, int classes, int? windowBytes = null, BGptDataTraits? traits = null,
+        TrainingPrecision precision = TrainingPrecision.Float32)
     {
+        traits ??= BGptDataTraits.None;
         ArgumentNullException.ThrowIfNull(fileLengths);
         if (fileLengths.Count == 0) throw new ArgumentException("No training files.", nameof(fileLengths));
         if (classes < 2) throw new ArgumentException($"Classification needs at least two classes (got {classes}).", nameof(classes));
-        if (recordStride is < MinStride or > MaxStride)
-            throw new ArgumentOutOfRangeException(nameof(recordStride), recordStride, $"A record stride must be in [{MinStride}, {MaxStride}].");
+        if (traits.RecordStride is < MinStride or > MaxStride)
+            throw new ArgumentOutOfRangeException(nameof(traits), traits.RecordStride, $"A record stride must be in [{MinStride}, {MaxStride}].");
         int window = windowBytes ?? CoveringWindow(fileLengths);
-        int patchSize = recordStride ?? Math.Max(16, window / (smoothSignal ? SmoothSignalMaxPatches : 256));
+        int patchSize = traits.RecordStride ?? Math.Max(16, window / (traits.SmoothSignal ? SmoothSignalMaxPatches : 256));
         bool bf16 = precision == TrainingPrecision.BFloat16Mixed;
         int hidden = bf16 || fileLengths.Count >= 5000 ? 256 : 128;
         return BGptConfig.Create(patchSize: patchSize, patchLength: (window + patchSize - 1) / patchSize, hiddenSize: hidden,
@@ -164,10 +166,10 @@ public static class BGptAutoRecipe
     /// budget (default <see cref="MinPretrainEpochs"/>); 0 always pretrains.
     /// </summary>
     public static BGptRecipe Create(IReadOnlyList<long> fileLengths, int classes, TimeSpan budget, BGptThroughput? throughput = null,
-        int? windowBytes = null, int seed = 0, int? recordStride = null, double minPretrainEpochs = MinPretrainEpochs, bool smoothSignal = false)
+        int? windowBytes = null, int seed = 0, BGptDataTraits? traits = null, double minPretrainEpochs = MinPretrainEpochs)
     {
         var precision = throughput?.Precision ?? TrainingPrecision.Float32;
-        var config = ChooseConfig(fileLengths, classes, windowBytes, recordStride, precision, smoothSignal);
+        var config = ChooseConfig(fileLengths, classes, windowBytes, traits, precision);
         if (budget <= TimeSpan.Zero) throw new ArgumentException($"The budget must be positive (got {budget}).", nameof(budget));
         var speed = throughput ?? DefaultThroughput;
         int window = config.MaxTokens;
@@ -179,7 +181,7 @@ public static class BGptAutoRecipe
             bool cutsFew = median + 2 * config.PatchSize <= window / 2;
             bool alreadyCut = CoveringWindow(fileLengths) >= MaxWindow && median + 32 > MaxWindow / 2 && window > 2048;
             if (fine >= 3 || !(cutsFew || alreadyCut) || window / 2 < MinWindow || windowBytes is not null)
-                return Build(ChooseConfig(fileLengths, classes, window, recordStride, precision, smoothSignal), fileLengths, pre, fine, budget, speed, seed, why, minPretrainEpochs);
+                return Build(ChooseConfig(fileLengths, classes, window, traits, precision), fileLengths, pre, fine, budget, speed, seed, why, minPretrainEpochs);
             why.Add($"window {window} B leaves {fine:F1} fine-tuning epochs; halved");
             window /= 2;
         }
@@ -300,16 +302,19 @@ public static class BGptAutoRecipe
 
     /// <summary>
     /// The Auto recipe's planning, as <c>Trainers.BGptAuto</c> runs it: the configuration for the data, its speed in fp32
-    /// and bf16 mixed precision, and, when bf16 is the faster, the larger bf16 configuration and its speed.
+    /// and bf16 mixed precision, and, when bf16 is the faster, the larger bf16 configuration and its speed. The data's
+    /// traits (<see cref="BGptDataTraits.Detect"/>) are read from <paramref name="sample"/> unless given.
     /// </summary>
-    public static (BGptConfig Config, BGptThroughput Speed) Plan(IReadOnlyList<long> fileLengths, int classes, IReadOnlyList<ReadOnlyMemory<byte>> sample,
-        int? windowBytes = null, int? recordStride = null, int? threads = null, bool smoothSignal = false)
+    public static (BGptConfig Config, BGptThroughput Speed, BGptDataTraits Traits) Plan(IReadOnlyList<long> fileLengths, int classes,
+        IReadOnlyList<ReadOnlyMemory<byte>> sample, int? windowBytes = null, int? threads = null, BGptDataTraits? traits = null)
     {
-        var config = ChooseConfig(fileLengths, classes, windowBytes, recordStride, smoothSignal: smoothSignal);
+        ArgumentNullException.ThrowIfNull(sample);
+        traits ??= BGptDataTraits.Detect(sample);
+        var config = ChooseConfig(fileLengths, classes, windowBytes, traits);
         var speed = Measure(config, sample, classes, 16, 4, threads, null);
-        if (speed.Precision != TrainingPrecision.BFloat16Mixed) return (config, speed);
-        config = ChooseConfig(fileLengths, classes, windowBytes, recordStride, TrainingPrecision.BFloat16Mixed, smoothSignal);
-        return (config, Measure(config, sample, classes, 16, 4, threads, TrainingPrecision.BFloat16Mixed));
+        if (speed.Precision != TrainingPrecision.BFloat16Mixed) return (config, speed, traits);
+        config = ChooseConfig(fileLengths, classes, windowBytes, traits, TrainingPrecision.BFloat16Mixed);
+        return (config, Measure(config, sample, classes, 16, 4, threads, TrainingPrecision.BFloat16Mixed), traits);
     }
 
     private static BGptThroughput Measure(BGptConfig config, IReadOnlyList<ReadOnlyMemory<byte>> sample, int classes,

@@ -48,7 +48,7 @@ public static class BGptOnnxExporter
     /// <summary>Exports to an in-memory ONNX model.</summary>
     /// <param name="weights">Tensors by original state dict key (e.g. <c>BGptCheckpoint.Weights</c>).</param>
     /// <param name="config">The model's configuration (e.g. <c>BGptCheckpoint.Config</c>).</param>
-    /// <param name="options">Head, truncation and opset; defaults to <see cref="OnnxHead.Features"/>, head truncation, opset 17.</param>
+    /// <param name="options">Head, truncation and opset; defaults to <see cref="OnnxHead.Features"/>, head truncation, opset <see cref="BGptOnnxOptions.DefaultOpset"/>.</param>
     /// <exception cref="BGptCheckpointException">A tensor the head needs is missing or has the wrong shape (the message names it).</exception>
     /// <exception cref="ArgumentException">Invalid options or configuration.</exception>
     public static byte[] Export(IReadOnlyDictionary<string, TensorData> weights, BGptConfig config, BGptOnnxOptions? options = null) =>
@@ -158,7 +158,7 @@ public static class BGptOnnxExporter
 
         var model = new ModelProto
         {
-            IrVersion = options.Opset switch { <= 18 => 8, <= 20 => 9, _ => 10 },
+            IrVersion = options.Opset switch { <= 18 => 8, <= 20 => 9, <= 22 => 10, _ => 11 },
             ProducerName = "Microsoft.ML.BGpt",
             ProducerVersion = typeof(BGptOnnxExporter).Assembly.GetName().Version?.ToString() ?? "",
             Domain = "microsoft.ml.bgpt",
@@ -340,8 +340,9 @@ public static class BGptOnnxExporter
             var positions = b.Slice(b.RawFloatInitializer(PatchPrefix + "base.wpe.weight", wpe, L, H), b.Int64s(0), n, 0); // [N, H]
             x = b.Add(x, positions);
 
-            // Additive causal mask: 0 where key <= query, a huge negative value above the diagonal; sliced to [N, N].
-            var mask = b.Slice(b.Initializer("causal_mask", CausalMask(L), L, L), b.Int64s(0, 0), b.Concat(0, n, n), 0, 1);
+            // Additive causal mask for written-out attention: 0 where key <= query, a huge negative value above the
+            // diagonal; sliced to [N, N]. The fused operator (opset 23) needs none.
+            var mask = b.Opset >= 23 ? null : b.Slice(b.Initializer("causal_mask", CausalMask(L), L, L), b.Int64s(0, 0), b.Concat(0, n, n), 0, 1);
             return Transformer(x, PatchPrefix + "base.", cfg.PatchNumLayers, mask);
         }
 
@@ -367,8 +368,8 @@ public static class BGptOnnxExporter
 
         // ---------- GPT-2 ----------
 
-        /// <summary>Blocks and the final LayerNorm: x [B, T, H] -> [B, T, H]; <paramref name="mask"/> is [T, T] additive.</summary>
-        private string Transformer(string x, string prefix, int layers, string mask)
+        /// <summary>Blocks and the final LayerNorm: x [B, T, H] -> [B, T, H]; <paramref name="mask"/> is [T, T] additive (null at opset 23).</summary>
+        private string Transformer(string x, string prefix, int layers, string? mask)
         {
             for (int i = 0; i < layers; i++)
                 using (b.Scope($"h.{i}")) x = Block(x, $"{prefix}h.{i}.", mask);
@@ -376,7 +377,7 @@ public static class BGptOnnxExporter
         }
 
         /// <summary>Pre-LayerNorm block: x + attn(ln_1(x)), then + mlp(ln_2(.)). [B, T, H] -> [B, T, H].</summary>
-        private string Block(string x, string prefix, string mask)
+        private string Block(string x, string prefix, string? mask)
         {
             using (b.Scope("attn")) x = b.Add(x, Attention(LayerNorm(x, prefix + "ln_1."), prefix + "attn.", mask));
             using (b.Scope("mlp")) x = b.Add(x, Mlp(LayerNorm(x, prefix + "ln_2."), prefix + "mlp."));
@@ -386,17 +387,27 @@ public static class BGptOnnxExporter
         private string LayerNorm(string x, string prefix) =>
             b.LayerNormalization(x, Param(prefix + "weight", H), Param(prefix + "bias", H), (float)cfg.LayerNormEpsilon);
 
-        /// <summary>Causal multi-head self-attention. x [B, T, H] -> [B, T, H].</summary>
-        private string Attention(string x, string prefix, string mask)
+        /// <summary>
+        /// Causal multi-head self-attention. x [B, T, H] -> [B, T, H]. From opset 23 the scores, mask, softmax and
+        /// weighted sum are ONNX's fused <c>Attention</c> operator (heads read in place, no transposes or mask tensor);
+        /// below it they are written out, with <paramref name="mask"/> [T, T] additive.
+        /// </summary>
+        private string Attention(string x, string prefix, string? mask)
         {
             int heads = cfg.NumHeads, hd = H / heads;
             var qkv = Conv1D(x, prefix + "c_attn.", H, 3 * H);                                // [B, T, 3H]
             var split = b.Split(qkv, 2, H, H, H);                                             // 3 x [B, T, H]
+            if (b.Opset >= 23)
+            {
+                var fused = b.Node("Attention", [split[0], split[1], split[2]],               // [B, T, H], scale 1/sqrt(hd)
+                    ("is_causal", 1L), ("q_num_heads", (long)heads), ("kv_num_heads", (long)heads));
+                return Conv1D(fused, prefix + "c_proj.", H, H);
+            }
             var q = b.Transpose(b.Reshape(split[0], 0, 0, heads, hd), 0, 2, 1, 3);            // [B, nh, T, hd]
             var k = b.Transpose(b.Reshape(split[1], 0, 0, heads, hd), 0, 2, 3, 1);            // [B, nh, hd, T]
             var v = b.Transpose(b.Reshape(split[2], 0, 0, heads, hd), 0, 2, 1, 3);            // [B, nh, T, hd]
             var scores = b.Div(b.MatMul(q, k), b.FloatScalar(MathF.Sqrt(hd)));                // [B, nh, T, T]
-            var probs = b.Softmax(b.Add(scores, mask), -1);                                   // [B, nh, T, T]
+            var probs = b.Softmax(b.Add(scores, mask!), -1);                                  // [B, nh, T, T]
             var y = b.Transpose(b.MatMul(probs, v), 0, 2, 1, 3);                              // [B, T, nh, hd]
             return Conv1D(b.Reshape(y, 0, 0, H), prefix + "c_proj.", H, H);                   // [B, T, H]
         }
@@ -456,7 +467,7 @@ public static class BGptOnnxExporter
             var x = b.Concat(1, source, embedded);                                            // [N-1, P, H]
             x = b.Add(x, b.Initializer(BytePrefix + "wpe.weight[:P]", wpe[..(P * H)], P, H));  // + positions 0..P-1
 
-            var mask = b.Initializer("byte_causal_mask", CausalMask(P), P, P);              // [P, P]
+            var mask = b.Opset >= 23 ? null : b.Initializer("byte_causal_mask", CausalMask(P), P, P); // [P, P]
             var h = Transformer(x, BytePrefix, cfg.ByteNumLayers, mask);                      // [N-1, P, H]
             var logits = b.MatMul(h, b.Initializer(LmHead + ".T", wteT, H, V));               // [N-1, P, 257]
             var logProbs = b.LogSoftmax(logits, -1);

@@ -33,11 +33,11 @@ public class AutoRecipeTests
         var audio = BGptAutoRecipe.ChooseConfig(Lengths(1000, 8044), classes: 10);
         audio.PatchSize.Should().Be(32);
         audio.PatchLength.Should().Be(256);
-        var signal = BGptAutoRecipe.ChooseConfig(Lengths(1000, 8044), classes: 10, smoothSignal: true);
+        var signal = BGptAutoRecipe.ChooseConfig(Lengths(1000, 8044), classes: 10, traits: new BGptDataTraits(SmoothSignal: true));
         signal.PatchSize.Should().Be(64, "a smooth signal gets at most 128 patches");
         signal.PatchLength.Should().Be(BGptAutoRecipe.SmoothSignalMaxPatches);
-        BGptAutoRecipe.ChooseConfig(Lengths(1000, 3000), classes: 10, smoothSignal: true).PatchSize.Should().Be(32);
-        BGptAutoRecipe.ChooseConfig(Lengths(1000, 1800), classes: 10, smoothSignal: true).PatchSize.Should().Be(16, "patches are never under 16 B");
+        BGptAutoRecipe.ChooseConfig(Lengths(1000, 3000), classes: 10, traits: new BGptDataTraits(SmoothSignal: true)).PatchSize.Should().Be(32);
+        BGptAutoRecipe.ChooseConfig(Lengths(1000, 1800), classes: 10, traits: new BGptDataTraits(SmoothSignal: true)).PatchSize.Should().Be(16, "patches are never under 16 B");
         BGptAutoRecipe.ChooseConfig(Lengths(6000, 1000), classes: 10).HiddenSize.Should().Be(256);
     }
 
@@ -167,8 +167,11 @@ public class AutoRecipeTests
         BGptAutoRecipe.IsSmoothSignal(Twenty(Image)).Should().BeFalse("the rows' pixels jump between neighbours");
         BGptAutoRecipe.IsSmoothSignal(Twenty(Wave).Take(8).Concat(Twenty(Text).Take(12)).ToList()).Should().BeFalse("most files decide");
         BGptAutoRecipe.IsSmoothSignal(new List<ReadOnlyMemory<byte>> { Wave() }).Should().BeFalse("too little to vote on");
+        BGptDataTraits.Detect(Twenty(Image)).Should().Be(new BGptDataTraits(RecordStride: 24, SmoothSignal: false));
+        BGptDataTraits.Detect(Twenty(Text)).Should().Be(BGptDataTraits.None);
+        BGptDataTraits.Detect(Twenty(Wave)).SmoothSignal.Should().BeTrue();
 
-        var config = BGptAutoRecipe.ChooseConfig(Lengths(100, 900), classes: 10, recordStride: 24);
+        var config = BGptAutoRecipe.ChooseConfig(Lengths(100, 900), classes: 10, traits: new BGptDataTraits(RecordStride: 24));
         config.PatchSize.Should().Be(24);
         config.MaxTokens.Should().BeGreaterThanOrEqualTo(1024).And.BeLessThan(1024 + 24);
     }

@@ -181,6 +181,36 @@ public class OnnxExportTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Fused_attention_at_opset_23_and_written_out_attention_at_17_both_match_the_original()
+    {
+        var (content, extension) = FixtureInput("05");
+        int AttentionNodes(byte[] model) => global::Onnx.ModelProto.Parser.ParseFrom(model).Graph.Node.Count(n => n.OpType == "Attention");
+        int MaskTensors(byte[] model) => global::Onnx.ModelProto.Parser.ParseFrom(model).Graph.Initializer.Count(t => t.Name.EndsWith("causal_mask"));
+        var results = new Dictionary<int, (float[] Features, float Loss)>();
+        foreach (int opset in new[] { 17, BGptOnnxOptions.DefaultOpset })
+        {
+            var cls = BGptOnnxExporter.Export(ClsWeights.Value, ReferenceFixtures.Config, new BGptOnnxOptions { Head = OnnxHead.Classifier, Opset = opset });
+            var lm = BGptOnnxExporter.Export(LmWeights.Value, ReferenceFixtures.Config, new BGptOnnxOptions { Head = OnnxHead.BitsPerByte, Opset = opset });
+            AttentionNodes(cls).Should().Be(opset >= 23 ? ReferenceFixtures.Config.PatchNumLayers : 0, $"opset {opset}");
+            AttentionNodes(lm).Should().Be(opset >= 23 ? ReferenceFixtures.Config.PatchNumLayers + ReferenceFixtures.Config.ByteNumLayers : 0, $"opset {opset}");
+            MaskTensors(lm).Should().Be(opset >= 23 ? 0 : 2, "the fused operator needs no mask tensors");
+            using var clsRunner = new OnnxRunner(cls);
+            using var lmRunner = new OnnxRunner(lm);
+            var features = clsRunner.Run(content, extension)[BGptOnnxExporter.FeaturesOutput];
+            float loss = lmRunner.Run(content, extension)[BGptOnnxExporter.LossOutput].Values[0];
+            MaxAbs(features, ReferenceFixtures.Floats("cases/05/pooled.npy", out var ps), ps, Tolerance, $"features at opset {opset}");
+            Compare.Relative(loss, ReferenceFixtures.Floats("cases/05/lm_loss.npy")[0], 1e-5, $"lm loss at opset {opset}");
+            results[opset] = (features.Values, loss);
+        }
+        var (f17, l17) = results[17];
+        var (f23, l23) = results[BGptOnnxOptions.DefaultOpset];
+        double diff = f17.Zip(f23).Max(p => Math.Abs(p.First - p.Second));
+        diff.Should().BeLessThan(1e-5, "the fused operator computes the same attention");
+        Compare.Relative(l23, l17, 1e-6, "loss, fused vs written out");
+        output.WriteLine($"features max |fused - written out| {diff:E2}; loss {l23} vs {l17}");
+    }
+
+    [Fact]
     public void Long_extensions_are_cut_to_the_patch_size()
     {
         var content = "hello"u8.ToArray();

@@ -77,8 +77,13 @@ public class QuantizationTests(ITestOutputHelper output)
         int Count(ModelProto m, string op) => m.Graph.Node.Count(n => n.OpType == op);
         Count(after, "MatMulInteger").Should().Be(4 * layers);
         Count(after, "DynamicQuantizeLinear").Should().Be(4 * layers, "each weight MatMul has its own input (c_attn's and c_fc's are LayerNorm outputs)");
-        // The attention MatMuls (two activations) stay float.
-        Count(after, "MatMul").Should().Be(Count(before, "MatMul") - 4 * layers).And.Be(2 * layers);
+        // Attention (two activations, ONNX's fused operator at the default opset) stays float.
+        Count(after, "MatMul").Should().Be(Count(before, "MatMul") - 4 * layers).And.Be(0);
+        Count(after, "Attention").Should().Be(layers);
+        var written = ModelProto.Parser.ParseFrom(OnnxQuantizer.QuantizeDynamic(BGptOnnxExporter.Export(Lm.Value, ReferenceFixtures.Config,
+            new BGptOnnxOptions { Head = OnnxHead.Features, Opset = BGptOnnxOptions.MinOpset })));
+        Count(written, "MatMul").Should().Be(2 * layers, "written-out attention's q·k^T and probs·v stay float");
+        Count(written, "MatMulInteger").Should().Be(4 * layers);
         after.Graph.Initializer.Should().NotContain(t => t.Name == "patch_level_decoder.base.h.0.mlp.c_fc.weight");
         after.Graph.Initializer.Should().Contain(t => t.DataType == (int)TensorProto.Types.DataType.Int8 && t.Dims.SequenceEqual(new long[] { 128, 512 }));
         after.MetadataProps.Should().Contain(p => p.Key == OnnxQuantizer.MetadataKey);
