@@ -342,7 +342,7 @@ public static class BGptOnnxExporter
 
             // Additive causal mask for written-out attention: 0 where key <= query, a huge negative value above the
             // diagonal; sliced to [N, N]. The fused operator (opset 23) needs none.
-            var mask = b.Opset >= 23 ? null : b.Slice(b.Initializer("causal_mask", CausalMask(L), L, L), b.Int64s(0, 0), b.Concat(0, n, n), 0, 1);
+            var mask = b.Opset >= BGptOnnxOptions.FusedAttentionOpset ? null : b.Slice(b.Initializer("causal_mask", CausalMask(L), L, L), b.Int64s(0, 0), b.Concat(0, n, n), 0, 1);
             return Transformer(x, PatchPrefix + "base.", cfg.PatchNumLayers, mask);
         }
 
@@ -397,7 +397,7 @@ public static class BGptOnnxExporter
             int heads = cfg.NumHeads, hd = H / heads;
             var qkv = Conv1D(x, prefix + "c_attn.", H, 3 * H);                                // [B, T, 3H]
             var split = b.Split(qkv, 2, H, H, H);                                             // 3 x [B, T, H]
-            if (b.Opset >= 23)
+            if (b.Opset >= BGptOnnxOptions.FusedAttentionOpset)
             {
                 var fused = b.Node("Attention", [split[0], split[1], split[2]],               // [B, T, H], scale 1/sqrt(hd)
                     ("is_causal", 1L), ("q_num_heads", (long)heads), ("kv_num_heads", (long)heads));
@@ -467,7 +467,7 @@ public static class BGptOnnxExporter
             var x = b.Concat(1, source, embedded);                                            // [N-1, P, H]
             x = b.Add(x, b.Initializer(BytePrefix + "wpe.weight[:P]", wpe[..(P * H)], P, H));  // + positions 0..P-1
 
-            var mask = b.Opset >= 23 ? null : b.Initializer("byte_causal_mask", CausalMask(P), P, P); // [P, P]
+            var mask = b.Opset >= BGptOnnxOptions.FusedAttentionOpset ? null : b.Initializer("byte_causal_mask", CausalMask(P), P, P); // [P, P]
             var h = Transformer(x, BytePrefix, cfg.ByteNumLayers, mask);                      // [N-1, P, H]
             var logits = b.MatMul(h, b.Initializer(LmHead + ".T", wteT, H, V));               // [N-1, P, 257]
             var logProbs = b.LogSoftmax(logits, -1);

@@ -36,7 +36,10 @@ public sealed record BGptOnnxOptions
     /// The default opset, 23 (ONNX Runtime 1.23 or later; this package brings 1.31): attention is ONNX's fused
     /// <c>Attention</c> operator. Hosts with an older runtime export with <see cref="MinOpset"/>.
     /// </summary>
-    public const int DefaultOpset = 23;
+    public const int DefaultOpset = FusedAttentionOpset;
+
+    /// <summary>First opset with ONNX's fused <c>Attention</c> operator, which the exporter then writes.</summary>
+    public const int FusedAttentionOpset = 23;
 
     /// <summary>The head (outputs) of the model. Default <see cref="OnnxHead.Features"/>.</summary>
     public OnnxHead Head { get; init; } = OnnxHead.Features;

@@ -191,9 +191,9 @@ public class OnnxExportTests(ITestOutputHelper output)
         {
             var cls = BGptOnnxExporter.Export(ClsWeights.Value, ReferenceFixtures.Config, new BGptOnnxOptions { Head = OnnxHead.Classifier, Opset = opset });
             var lm = BGptOnnxExporter.Export(LmWeights.Value, ReferenceFixtures.Config, new BGptOnnxOptions { Head = OnnxHead.BitsPerByte, Opset = opset });
-            AttentionNodes(cls).Should().Be(opset >= 23 ? ReferenceFixtures.Config.PatchNumLayers : 0, $"opset {opset}");
-            AttentionNodes(lm).Should().Be(opset >= 23 ? ReferenceFixtures.Config.PatchNumLayers + ReferenceFixtures.Config.ByteNumLayers : 0, $"opset {opset}");
-            MaskTensors(lm).Should().Be(opset >= 23 ? 0 : 2, "the fused operator needs no mask tensors");
+            AttentionNodes(cls).Should().Be(opset >= BGptOnnxOptions.FusedAttentionOpset ? ReferenceFixtures.Config.PatchNumLayers : 0, $"opset {opset}");
+            AttentionNodes(lm).Should().Be(opset >= BGptOnnxOptions.FusedAttentionOpset ? ReferenceFixtures.Config.PatchNumLayers + ReferenceFixtures.Config.ByteNumLayers : 0, $"opset {opset}");
+            MaskTensors(lm).Should().Be(opset >= BGptOnnxOptions.FusedAttentionOpset ? 0 : 2, "the fused operator needs no mask tensors");
             using var clsRunner = new OnnxRunner(cls);
             using var lmRunner = new OnnxRunner(lm);
             var features = clsRunner.Run(content, extension)[BGptOnnxExporter.FeaturesOutput];
