@@ -42,9 +42,8 @@ public static class BGptAutoRecipe
     /// 512 to 8192 bytes), patches of the files' record stride when they have one (<see cref="DetectRecordStride"/>:
     /// image rows, fixed-size records; <see cref="BGptDataTraits.RecordStride"/>), else 16-byte patches up to 4 KiB windows
     /// and 32-byte patches beyond (at most 256 patches), or, for <see cref="BGptDataTraits.SmoothSignal"/> data
-    /// (<see cref="IsSmoothSignal"/>: sampled waveforms),
-    /// at most <see cref="SmoothSignalMaxPatches"/> patches (64 bytes at 8 KiB); hidden size 128 (256 from 5,000
-    /// training files), 3 patch-level layers and 1 byte-level layer;
+    /// (<see cref="IsSmoothSignal"/>: sampled waveforms), at most <see cref="SmoothSignalMaxPatches"/> patches (64 bytes
+    /// at 8 KiB); hidden size 128 (256 from 5,000 training files), 3 patch-level layers and 1 byte-level layer;
     /// with <see cref="TrainingPrecision.BFloat16Mixed"/> (measured 2-2.5x faster), hidden 256 and 4 layers, which
     /// learn more per epoch (validation runs in docs/evaluation.md) at about the fp32 small model's cost.
     /// </summary>
