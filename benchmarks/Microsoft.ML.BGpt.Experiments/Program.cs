@@ -3,7 +3,7 @@
 //   dotnet run -c Release --project benchmarks/Microsoft.ML.BGpt.Experiments -- data=<folder> [window=2048] [patch=16]
 //       [hidden=128] [layers=3] [epochs=10] [batch=16] [lr=5e-4] [dropout=0.1] [wd=0.01] [threads=1]
 //       [pre=0 (pretraining epochs)] [presample=0 (PatchSamplingBatchSize)] [prelr=2e-3] [trunc=HeadTail] [precision=fp32|bf16]
-//       [shift=0 (ByteShift)]
+//       [shift=0 (ByteShift)] [init=linear|smooth[:sigma] (selection=1 from scratch: patch embedding set from byte values)]
 // docs/evaluation.md lists the runs behind the Auto recipe's choices.
 using System.Diagnostics;
 using System.Globalization;
@@ -132,7 +132,7 @@ if (settings.ContainsKey("selection"))
     var selConfig = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
         patchNumLayers: Int("layers", 3), byteNumLayers: 1);
     Console.WriteLine($"selection: train {tr.Count}, group validation {gv.Count}, random validation {rv.Count}, pseudo-test {pt.Count} files; {groups.Length} groups");
-    var start = Pretrain(tr, selConfig, 0.05)?.Weights;
+    var start = Pretrain(tr, selConfig, 0.05)?.Weights ?? InitialWeights(selConfig, selLabels.Count);
     var scores = new List<(int Epoch, double Random, double Test)>();
     var selResult = ClassifierTrainer.Train(tr, gv, selLabels.Count, selConfig, start, new ClassifierTrainingOptions
     {
@@ -172,6 +172,57 @@ var result = ClassifierTrainer.Train(examples, null, model, new ClassifierTraini
 foreach (var h in result.History) Console.WriteLine($"epoch {h.Epoch}: train {h.TrainLoss:F3}, validation loss {h.ValidationLoss:F3}, accuracy {h.ValidationAccuracy:P1}, {h.Seconds:F0} s");
 Console.WriteLine($"total {clock.Elapsed.TotalSeconds:F0} s");
 result.Model.Dispose();
+
+// A from-scratch start whose patch embedding is a function of the byte value (init=linear|smooth[:sigma]); null otherwise.
+// linear: row (i, v) = u(v) * a_i + noise, u(v) = (v - 127.5) / 127.5, so patches embed like numbers;
+// smooth: the usual N(0, 0.02) rows blurred along the byte values (Gaussian, sigma values) and rescaled to std 0.02.
+IReadOnlyDictionary<string, TensorData>? InitialWeights(BGptConfig cfg, int labelCount)
+{
+    var init = Get("init", "");
+    if (init == "") return null;
+    manual_seed(0);
+    using var m = new BGptClassifier(cfg, labelCount);
+    var w = ModelWeights.Export(m);
+    const string key = "patch_level_decoder.patch_embedding.weight"; // [H, P * 257]
+    int h = cfg.HiddenSize, p = cfg.PatchSize, v = 257;
+    var data = w[key].ToFloatArray();
+    var rng = new Random(1);
+    double Normal() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+    if (init == "linear")
+    {
+        double scale = Real("initscale", 0.2), noise = Real("initnoise", 0.005);
+        for (int r = 0; r < h; r++)
+            for (int i = 0; i < p; i++)
+            {
+                double a = scale * Normal();
+                for (int b = 0; b < 256; b++) data[r * p * v + i * v + b] = (float)((b - 127.5) / 127.5 * a + noise * Normal());
+            }
+    }
+    else if (init.StartsWith("smooth"))
+    {
+        double sigma = init.Contains(':') ? double.Parse(init.Split(':')[1], CultureInfo.InvariantCulture) : 8;
+        int radius = (int)Math.Ceiling(3 * sigma);
+        var kernel = Enumerable.Range(-radius, 2 * radius + 1).Select(k => Math.Exp(-0.5 * k * k / (sigma * sigma))).ToArray();
+        var row = new double[256];
+        for (int r = 0; r < h; r++)
+            for (int i = 0; i < p; i++)
+            {
+                int o = r * p * v + i * v;
+                for (int b = 0; b < 256; b++)
+                {
+                    double sum = 0, norm = 0;
+                    for (int k = -radius; k <= radius; k++)
+                        if (b + k is >= 0 and < 256) { sum += kernel[k + radius] * data[o + b + k]; norm += kernel[k + radius] * kernel[k + radius]; }
+                    row[b] = sum / Math.Sqrt(norm); // unit-variance blur of i.i.d. N(0, 0.02) stays N(0, 0.02)
+                }
+                for (int b = 0; b < 256; b++) data[o + b] = (float)row[b];
+            }
+    }
+    else throw new ArgumentException($"init={init}: use linear or smooth[:sigma]");
+    w[key] = TensorData.FromFloats(data, w[key].Shape);
+    Console.WriteLine($"init={init}: patch embedding set from byte values");
+    return w;
+}
 
 // Sampled generative pretraining as the recipe runs it: pre=N epochs on the given files; null when pre=0.
 BGptCheckpoint? Pretrain(IReadOnlyList<ByteExample> files, BGptConfig cfg, double validationFraction)
