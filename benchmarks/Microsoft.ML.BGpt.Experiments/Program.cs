@@ -3,7 +3,7 @@
 //   dotnet run -c Release --project benchmarks/Microsoft.ML.BGpt.Experiments -- data=<folder> [window=2048] [patch=16]
 //       [hidden=128] [layers=3] [epochs=10] [batch=16] [lr=5e-4] [dropout=0.1] [wd=0.01] [threads=1]
 //       [pre=0 (pretraining epochs)] [presample=0 (PatchSamplingBatchSize)] [prelr=2e-3] [trunc=HeadTail] [precision=fp32|bf16]
-//       [shift=0 (ByteShift)] [init=linear|smooth[:sigma] (selection=1 from scratch: patch embedding set from byte values)]
+//       [shift=0 (ByteShift)] [seed=0 (selection=1: training seed)] [init=linear|smooth[:sigma] (selection=1 from scratch: patch embedding set from byte values)]
 // docs/evaluation.md lists the runs behind the Auto recipe's choices.
 using System.Diagnostics;
 using System.Globalization;
@@ -138,7 +138,7 @@ if (settings.ContainsKey("selection"))
     {
         Epochs = Int("epochs", 10), BatchSize = batch, LearningRate = Real("lr", 5e-4), Dropout = Real("dropout", 0.2), WeightDecay = Real("wd", 0.1),
         WarmupFraction = 0.1, TrainTruncation = truncation, EvalTruncation = truncation, EarlyStoppingPatience = 0, RestoreBestEpoch = false,
-        Precision = precision, ByteShift = Int("shift", 0),
+        Precision = precision, ByteShift = Int("shift", 0), Seed = Int("seed", 0),
         AfterEpoch = (epoch, module) =>
         {
             var m = (BGptClassifier)module;
@@ -180,7 +180,7 @@ IReadOnlyDictionary<string, TensorData>? InitialWeights(BGptConfig cfg, int labe
 {
     var init = Get("init", "");
     if (init == "") return null;
-    manual_seed(0);
+    manual_seed(Int("seed", 0));
     using var m = new BGptClassifier(cfg, labelCount);
     var w = ModelWeights.Export(m);
     const string key = "patch_level_decoder.patch_embedding.weight"; // [H, P * 257]
