@@ -184,7 +184,7 @@ IReadOnlyDictionary<string, TensorData>? InitialWeights(BGptConfig cfg, int labe
     using var m = new BGptClassifier(cfg, labelCount);
     var w = ModelWeights.Export(m);
     const string key = "patch_level_decoder.patch_embedding.weight"; // [H, P * 257]
-    int h = cfg.HiddenSize, p = cfg.PatchSize, v = 257;
+    int h = cfg.HiddenSize, p = cfg.PatchSize, v = cfg.VocabSize;
     var data = w[key].ToFloatArray();
     var rng = new Random(1);
     double Normal() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
