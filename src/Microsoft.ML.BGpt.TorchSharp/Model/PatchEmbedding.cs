@@ -24,6 +24,40 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Blurs the rows of byte values 0-255 at each patch position along the byte value with a Gaussian of width
+    /// <paramref name="sigma"/> (in byte values), normalised so that i.i.d. rows keep their variance: a fresh N(0, 0.02)
+    /// start stays N(0, 0.02) per entry but neighbouring values (amplitude 130 and 131) start with nearly the same
+    /// embedding, which one-hot inputs otherwise never tell the model. The padding value 256 and the bias are unchanged.
+    /// </summary>
+    public void SmoothAlongByteValues(double sigma)
+    {
+        if (!double.IsFinite(sigma) || sigma <= 0) throw new ArgumentOutOfRangeException(nameof(sigma), sigma, "The blur width must be positive.");
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        long vocab = weight.shape[0] / _patchSize, h = weight.shape[1];
+        int values = (int)vocab - 1; // 256 byte values; the last row is padding
+        using var values3 = weight.view(_patchSize, vocab, h).narrow(1, 0, values);          // [P, 256, H], a view
+        var blurred = matmul(BlurMatrix(values, sigma).to(weight.dtype).to(weight.device), values3); // [256, 256] @ [P, 256, H]
+        values3.copy_(blurred);
+    }
+
+    // K[b, c] = g(c - b) / sqrt(sum over c' in range of g(c' - b)^2), g the Gaussian cut at 3 sigma: row b is a unit-norm
+    // kernel, so a blur of i.i.d. entries has their variance; near 0 and 255 the kernel is cut, not reflected.
+    private static Tensor BlurMatrix(int values, double sigma)
+    {
+        int radius = (int)Math.Ceiling(3 * sigma);
+        var k = new float[values * values];
+        for (int b = 0; b < values; b++)
+        {
+            double norm = 0;
+            for (int c = Math.Max(0, b - radius); c <= Math.Min(values - 1, b + radius); c++) norm += Math.Exp(-(double)(c - b) * (c - b) / (sigma * sigma));
+            for (int c = Math.Max(0, b - radius); c <= Math.Min(values - 1, b + radius); c++)
+                k[b * values + c] = (float)(Math.Exp(-0.5 * (c - b) * (c - b) / (sigma * sigma)) / Math.Sqrt(norm));
+        }
+        return tensor(k, values, values);
+    }
+
     // Row offsets i * 257 of the bytes of a patch; made once, outside any dispose scope (not a registered buffer).
     private Tensor? _offsets;
 

@@ -21,6 +21,9 @@ public sealed class PatchLevelDecoder : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>The linear projection of one-hot patches.</summary>
+    public PatchEmbedding Embedding => patch_embedding;
+
     /// <summary>The GPT-2 over patches.</summary>
     public Gpt2Model Transformer => @base;
 

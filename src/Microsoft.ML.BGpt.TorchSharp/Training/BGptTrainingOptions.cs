@@ -106,6 +106,14 @@ public abstract class BGptTrainingOptions
     /// </summary>
     public int ByteShift { get; set; }
 
+    /// <summary>
+    /// When positive, a model trained from scratch (no starting weights) starts with its patch embedding blurred along
+    /// the byte value by a Gaussian of this width (<see cref="Modeling.PatchEmbedding.SmoothAlongByteValues"/>), so
+    /// neighbouring byte values start close: for sampled signals, where byte 130 means nearly what 131 does. Loaded or
+    /// pretrained weights are never changed. 0 keeps the original's i.i.d. start. Default 0; sensible 2 to 8 for signals.
+    /// </summary>
+    public double ByteValueSmoothing { get; set; }
+
     /// <summary>Development hook (the Experiments tool): called after each epoch's validation with the model being trained.</summary>
     internal Action<int, TorchSharp.torch.nn.Module>? AfterEpoch { get; set; }
 
@@ -118,6 +126,7 @@ public abstract class BGptTrainingOptions
         Require(double.IsFinite(WeightDecay) && WeightDecay >= 0, nameof(WeightDecay), $"must be non-negative (got {WeightDecay})");
         Require(WarmupFraction >= 0 && WarmupFraction < 1, nameof(WarmupFraction), $"must be in [0, 1) (got {WarmupFraction})");
         Require(GradientAccumulationSteps >= 1, nameof(GradientAccumulationSteps), $"must be at least 1 (got {GradientAccumulationSteps})");
+        Require(double.IsFinite(ByteValueSmoothing) && ByteValueSmoothing >= 0, nameof(ByteValueSmoothing), $"must be non-negative; 0 turns it off (got {ByteValueSmoothing})");
         Require(ByteShift >= 0, nameof(ByteShift), $"must be non-negative (got {ByteShift})");
         Require(Dropout >= 0 && Dropout < 1, nameof(Dropout), $"must be in [0, 1) (got {Dropout})");
         Require(ValidationFraction >= 0 && ValidationFraction < 1, nameof(ValidationFraction), $"must be in [0, 1) (got {ValidationFraction})");

@@ -50,9 +50,11 @@ public static class ClassifierTrainer
         var weights = pretrainedWeights;
         if (weights is not null && weights.TryGetValue("classifier.weight", out var head) && head.Shape[0] != labelCount)
             weights = weights.Where(kv => !kv.Key.StartsWith("classifier.", StringComparison.Ordinal)).ToDictionary();
-        return Run(train, validation, labelCount, config, options ?? new(), progress, cancellationToken,
+        options ??= new();
+        return Run(train, validation, labelCount, config, options, progress, cancellationToken,
             c => TrainerSetup.Build(() => new BGptClassifier(c, labelCount), weights,
-                key => key == TrainerSetup.PatchWte || key.StartsWith("classifier.", StringComparison.Ordinal)));
+                key => key == TrainerSetup.PatchWte || key.StartsWith("classifier.", StringComparison.Ordinal),
+                options.ByteValueSmoothing, m => m.PatchDecoder));
     }
 
     private static TrainingResult<BGptClassifier> Run(IReadOnlyList<ByteExample> train, IReadOnlyList<ByteExample>? validation,

@@ -46,8 +46,10 @@ public static class Pretrainer
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return Run(train, validation, config, options ?? new(), progress, cancellationToken,
-            c => TrainerSetup.Build(() => new BGptLMHeadModel(c), pretrainedWeights, key => key == TrainerSetup.PatchWte));
+        options ??= new();
+        return Run(train, validation, config, options, progress, cancellationToken,
+            c => TrainerSetup.Build(() => new BGptLMHeadModel(c), pretrainedWeights, key => key == TrainerSetup.PatchWte,
+                options.ByteValueSmoothing, m => m.PatchDecoder));
     }
 
     /// <summary>

@@ -26,13 +26,19 @@ internal static class TrainerSetup
                 throw new ArgumentException($"Example {i} of {name} has label {examples[i].Label}, outside [0, {count}); labels must be class indices.", name);
     }
 
-    /// <summary>A fresh model with the run's dropout, drawn from the run's seed, then given <paramref name="weights"/>.</summary>
-    public static T Build<T>(Func<T> create, IReadOnlyDictionary<string, TensorData>? weights, Func<string, bool> optional) where T : nn.Module
+    /// <summary>
+    /// A fresh model with the run's dropout, drawn from the run's seed, then given <paramref name="weights"/>; without
+    /// weights, its patch embedding is smoothed by <paramref name="byteValueSmoothing"/> when positive
+    /// (<see cref="BGptTrainingOptions.ByteValueSmoothing"/>).
+    /// </summary>
+    public static T Build<T>(Func<T> create, IReadOnlyDictionary<string, TensorData>? weights, Func<string, bool> optional,
+        double byteValueSmoothing, Func<T, PatchLevelDecoder> decoder) where T : nn.Module
     {
         var model = create();
         try
         {
             if (weights is not null) ModelWeights.Load(model, weights, "pretrained weights", optional);
+            else if (byteValueSmoothing > 0) decoder(model).Embedding.SmoothAlongByteValues(byteValueSmoothing);
             return model;
         }
         catch

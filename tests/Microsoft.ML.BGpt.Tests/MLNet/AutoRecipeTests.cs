@@ -42,6 +42,24 @@ public class AutoRecipeTests
     }
 
     [Fact]
+    public void Only_smooth_signals_start_with_a_smoothed_patch_embedding()
+    {
+        var signal = new BGptDataTraits(SmoothSignal: true);
+        var scratch = BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, traits: signal);
+        scratch.Pretraining.Should().BeNull("the budget is too short to pretrain here");
+        scratch.Classifier.ByteValueSmoothing.Should().Be(BGptAutoRecipe.SmoothSignalByteValueSmoothing);
+        scratch.Rationale.Should().Contain("smooth signal");
+        var pretrained = BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, traits: signal, minPretrainEpochs: 0);
+        pretrained.Pretraining!.ByteValueSmoothing.Should().Be(BGptAutoRecipe.SmoothSignalByteValueSmoothing, "pretraining builds the fresh model then");
+
+        var other = BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, minPretrainEpochs: 0);
+        other.Classifier.ByteValueSmoothing.Should().Be(0);
+        other.Pretraining!.ByteValueSmoothing.Should().Be(0);
+        BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, traits: new BGptDataTraits(RecordStride: 32))
+            .Classifier.ByteValueSmoothing.Should().Be(0, "records are not amplitudes");
+    }
+
+    [Fact]
     public void Measured_bf16_speed_buys_a_wider_deeper_model_trained_in_bf16()
     {
         var fp32 = BGptAutoRecipe.Create(Lengths(1000, 1800), 10, TimeSpan.FromMinutes(15), Speed);
