@@ -77,18 +77,23 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
     // device move replaces the parameter; not a field of module type, so TorchSharp never registers or moves it.
     private (TorchSharp.Modules.Parameter Weight, TorchSharp.Modules.EmbeddingBag Bag)? _sum;
 
+    private readonly object _sumLock = new(); // two threads' first forwards must not both make (and drop) one
+
     private TorchSharp.Modules.EmbeddingBag SumOfRows()
     {
-        if (_sum is { } cached && ReferenceEquals(cached.Weight, weight)) return cached.Bag;
-        _sum?.Bag.Dispose();
-        // Making the module draws a throwaway initialisation from the global generator: put its state back, so a
-        // seeded run's dropout and sampling are what they would be without this cache.
-        using var generator = Generator.Default;
-        using var state = generator.get_state();
-        var bag = nn.EmbeddingBag_from_pretrained(weight, freeze: !weight.requires_grad, mode: EmbeddingBagMode.Sum);
-        generator.set_state(state);
-        _sum = (weight, bag);
-        return bag;
+        lock (_sumLock)
+        {
+            if (_sum is { } cached && ReferenceEquals(cached.Weight, weight)) return cached.Bag;
+            _sum?.Bag.Dispose();
+            // Making the module draws a throwaway initialisation from the global generator: put its state back, so
+            // a seeded run's dropout and sampling are what they would be without this cache.
+            using var generator = Generator.Default;
+            using var state = generator.get_state();
+            var bag = nn.EmbeddingBag_from_pretrained(weight, freeze: !weight.requires_grad, mode: EmbeddingBagMode.Sum);
+            generator.set_state(state);
+            _sum = (weight, bag);
+            return bag;
+        }
     }
 
     public override Tensor forward(Tensor patches) // [B, N, P] int64 tokens -> [B, N, H]
@@ -96,8 +101,8 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         long b = patches.shape[0], n = patches.shape[1], h = weight.shape[1];
         using var rows = Ops.Add(patches, Offsets(patches.device)).view(b * n, _patchSize); // [B * N, P], a bag per patch
         // One fused kernel sums each patch's rows, forward and backward, instead of writing the [B, N, P, H] gather
-        // (8 KB at H 768: 25 MB per file) and reading it back: 16 ms against 250 for a 16 x 8 KB batch of
-        // 64-byte patches at H 256, and half the time of that batch's training step.
+        // (8 KB at H 768: 25 MB per file) and reading it back: training steps take 1.1-1.5x less time
+        // (docs/benchmarks.md).
         using var summed = SumOfRows().forward(rows, null, null);                      // [B * N, H]
         using var shaped = summed.view(b, n, h);                                        // [B, N, H]
         return Ops.Add(shaped, bias);
