@@ -99,7 +99,8 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor patches) // [B, N, P] int64 tokens -> [B, N, H]
     {
         long b = patches.shape[0], n = patches.shape[1], h = weight.shape[1];
-        using var rows = Ops.Add(patches, Offsets(patches.device)).view(b * n, _patchSize); // [B * N, P], a bag per patch
+        using var shifted = Ops.Add(patches, Offsets(patches.device));                // [B, N, P] rows i * 257 + v
+        using var rows = shifted.view(b * n, _patchSize);                               // [B * N, P], a bag per patch
         // One fused kernel sums each patch's rows, forward and backward, instead of writing the [B, N, P, H] gather
         // (8 KB at H 768: 25 MB per file) and reading it back: training steps take 1.1-1.5x less time
         // (docs/benchmarks.md).
