@@ -127,10 +127,14 @@ if (a.Ablations && main is not null)
 ReportWriter.Write(a, data, results, ablations);
 return;
 
-static BGptClassifierOptions Copy(BGptClassifierOptions o, int epochs, TimeSpan budget) => new()
+// Every setting of the recipe's fine-tuning (a hand-picked list missed ByteShift, Precision and later options), with a
+// new epoch bound and time budget.
+static BGptClassifierOptions Copy(BGptClassifierOptions o, int epochs, TimeSpan budget)
 {
-    Config = o.Config, Epochs = epochs, BatchSize = o.BatchSize, LearningRate = o.LearningRate, WarmupFraction = o.WarmupFraction,
-    Dropout = o.Dropout, WeightDecay = o.WeightDecay, TrainTruncation = o.TrainTruncation, EvalTruncation = o.EvalTruncation,
-    ValidationFraction = o.ValidationFraction, EarlyStoppingPatience = o.EarlyStoppingPatience, RestoreBestEpoch = o.RestoreBestEpoch,
-    Seed = o.Seed, MaxTrainingTime = budget,
-};
+    var copy = new BGptClassifierOptions();
+    foreach (var p in typeof(BGptClassifierOptions).GetProperties().Where(p => p.CanRead && p.CanWrite))
+        p.SetValue(copy, p.GetValue(o));
+    copy.Epochs = epochs;
+    copy.MaxTrainingTime = budget;
+    return copy;
+}

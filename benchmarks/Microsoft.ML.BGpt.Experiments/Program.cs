@@ -135,6 +135,7 @@ if (settings.ContainsKey("selection"))
     Console.WriteLine($"selection: train {tr.Count}, group validation {gv.Count}, random validation {rv.Count}, pseudo-test {pt.Count} files; {groups.Length} groups");
     var start = Pretrain(tr, selConfig, 0.05)?.Weights ?? InitialWeights(selConfig, selLabels.Count);
     var scores = new List<(int Epoch, double Random, double Test)>();
+    var snapshots = new List<Dictionary<string, TensorData>>(); // every epoch's weights, for the weight averages below
     var selResult = ClassifierTrainer.Train(tr, gv, selLabels.Count, selConfig, start, new ClassifierTrainingOptions
     {
         Epochs = Int("epochs", 10), BatchSize = batch, LearningRate = Real("lr", 5e-4), Dropout = Real("dropout", 0.2), WeightDecay = Real("wd", 0.1),
@@ -143,15 +144,31 @@ if (settings.ContainsKey("selection"))
         AfterEpoch = (epoch, module) =>
         {
             var m = (BGptClassifier)module;
+            snapshots.Add(ModelWeights.Export(m));
             scores.Add((epoch, ClassifierTrainer.Evaluate(m, rv, batch, truncation).Accuracy!.Value, ClassifierTrainer.Evaluate(m, pt, batch, truncation).Accuracy!.Value));
         },
     });
-    var byEpoch = selResult.History.Zip(scores, (h, s) => (s.Epoch, Group: h.ValidationAccuracy!.Value, s.Random, s.Test, h.Seconds)).ToList();
-    foreach (var e in byEpoch) Console.WriteLine($"epoch {e.Epoch}: group validation {e.Group:P1}, random validation {e.Random:P1}, pseudo-test {e.Test:P1}, {e.Seconds:F0} s");
-    // Ties go to the later epoch? No: to the first best, as the trainer keeps it.
-    var byGroup = byEpoch.First(e => e.Group == byEpoch.Max(x => x.Group));
+    var byEpoch = selResult.History.Zip(scores, (h, s) => (s.Epoch, Group: h.ValidationAccuracy!.Value, GroupLoss: h.ValidationLoss!.Value, s.Random, s.Test, h.Seconds)).ToList();
+    foreach (var e in byEpoch) Console.WriteLine($"epoch {e.Epoch}: group validation {e.Group:P1}, random validation {e.Random:P1}, pseudo-test {e.Test:P1}, {e.Seconds:F0} s, group validation loss {e.GroupLoss:F4}");
+    // The original's pick: the first best (ties to the lower loss); and the latest within one standard error of it
+    // (BestEpochTolerance = 1, what Auto sets).
+    var byGroup = byEpoch.OrderByDescending(e => e.Group).ThenBy(e => e.GroupLoss).ThenBy(e => e.Epoch).First();
+    var tolerant = byEpoch.Last(e => ClassifierObjective.IsWithinStandardErrors(e.Group, byGroup.Group, gv.Count, 1));
     var byRandom = byEpoch.First(e => e.Random == byEpoch.Max(x => x.Random));
-    Console.WriteLine($"picked by group validation: epoch {byGroup.Epoch} -> pseudo-test {byGroup.Test:P1}; by random validation: epoch {byRandom.Epoch} -> {byRandom.Test:P1}; last epoch {byEpoch[^1].Test:P1}; best possible {byEpoch.Max(x => x.Test):P1}");
+    Console.WriteLine($"picked by group validation: epoch {byGroup.Epoch} -> pseudo-test {byGroup.Test:P1}; latest within one standard error: epoch {tolerant.Epoch} -> {tolerant.Test:P1}; by random validation: epoch {byRandom.Epoch} -> {byRandom.Test:P1}; last epoch {byEpoch[^1].Test:P1}; best possible {byEpoch.Max(x => x.Test):P1}");
+    // Weight averages of the last k epochs (stochastic weight averaging over the decayed end of the schedule).
+    foreach (int k in new[] { 3, 5, 10 }.Where(k => k <= snapshots.Count))
+    {
+        var last = snapshots.TakeLast(k).ToList();
+        var mean = last[0].ToDictionary(kv => kv.Key, kv =>
+        {
+            var sum = new double[kv.Value.ToFloatArray().Length];
+            foreach (var w in last) { var a = w[kv.Key].ToFloatArray(); for (int i = 0; i < a.Length; i++) sum[i] += a[i]; }
+            return TensorData.FromFloats(sum.Select(v => (float)(v / k)).ToArray(), kv.Value.Shape);
+        });
+        ModelWeights.Load(selResult.Model, mean, "average");
+        Console.WriteLine($"average of the last {k} epochs: group validation {ClassifierTrainer.Evaluate(selResult.Model, gv, batch, truncation).Accuracy:P1}, pseudo-test {ClassifierTrainer.Evaluate(selResult.Model, pt, batch, truncation).Accuracy:P1}");
+    }
     selResult.Model.Dispose();
     return;
 }

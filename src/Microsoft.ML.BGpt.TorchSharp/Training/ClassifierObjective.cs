@@ -6,13 +6,13 @@ using F = TorchSharp.torch.nn.functional;
 namespace Microsoft.ML.BGpt.Training;
 
 /// <summary>Cross-entropy of masked-mean-pooled logits (the original's CrossEntropyLoss), optionally class-weighted.</summary>
-internal sealed class ClassifierObjective(BGptClassifier model, float[]? classWeights) : ITrainingObjective
+internal sealed class ClassifierObjective(BGptClassifier model, float[]? classWeights, double bestEpochTolerance = 0) : ITrainingObjective
 {
     public nn.Module Model => model;
 
     public nn.Module CreateLike() => new BGptClassifier(model.Config, model.LabelCount);
 
-    public ITrainingObjective On(nn.Module other) => new ClassifierObjective((BGptClassifier)other, classWeights);
+    public ITrainingObjective On(nn.Module other) => new ClassifierObjective((BGptClassifier)other, classWeights, bestEpochTolerance);
 
     public Tensor TrainingLoss(TrainingBatch batch)
     {
@@ -38,4 +38,18 @@ internal sealed class ClassifierObjective(BGptClassifier model, float[]? classWe
     public bool IsBetter(EpochMetrics candidate, EpochMetrics best) =>
         candidate.ValidationAccuracy > best.ValidationAccuracy ||
         (candidate.ValidationAccuracy == best.ValidationAccuracy && candidate.ValidationLoss < best.ValidationLoss);
+
+    public bool IsAsGood(EpochMetrics candidate, EpochMetrics best, int validationCount) =>
+        bestEpochTolerance > 0 && candidate.ValidationAccuracy is { } a && best.ValidationAccuracy is { } b &&
+        IsWithinStandardErrors(a, b, validationCount, bestEpochTolerance);
+
+    /// <summary>
+    /// True when <paramref name="accuracy"/> is at least <paramref name="best"/> less <paramref name="standardErrors"/>
+    /// standard errors of <paramref name="best"/> over <paramref name="count"/> items (Laplace-smoothed, so it is never 0).
+    /// </summary>
+    internal static bool IsWithinStandardErrors(double accuracy, double best, int count, double standardErrors)
+    {
+        double p = (best * count + 1) / (count + 2);
+        return accuracy >= best - standardErrors * Math.Sqrt(p * (1 - p) / Math.Max(1, count)) - 1e-12;
+    }
 }

@@ -76,7 +76,7 @@ public static class ClassifierTrainer
         var model = create(runConfig);
         var (trainPart, validationPart) = DataSplit.Split(train, validation, options.ValidationFraction, options.Seed);
         var weights = options.BalanceClasses ? DataSplit.BalancedWeights(trainPart, labelCount) : options.ClassWeights;
-        var loop = new TrainingLoop(new ClassifierObjective(model, weights), runConfig, options, options.LabelNames);
+        var loop = new TrainingLoop(new ClassifierObjective(model, weights, options.BestEpochTolerance), runConfig, options, options.LabelNames);
         return TrainerSetup.Own(model, () => loop.Run(trainPart, validationPart, progress, ct));
     }
 

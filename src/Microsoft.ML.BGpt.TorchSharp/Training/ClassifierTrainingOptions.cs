@@ -25,10 +25,21 @@ public class ClassifierTrainingOptions : BGptTrainingOptions
     /// <summary>Label names in index order, stored in written checkpoints (the original's 'labels'). Default null (LABEL_0, LABEL_1, ...).</summary>
     public IReadOnlyList<string>? LabelNames { get; set; }
 
+    /// <summary>
+    /// How close to the best validation accuracy a later epoch must come to be kept instead, in standard errors of that
+    /// accuracy (sqrt(p(1 - p) / n) over the n validation files, p Laplace-smoothed so a perfect score has one too).
+    /// The latest epoch within it is kept, and counts as progress for <see cref="BGptTrainingOptions.EarlyStoppingPatience"/>.
+    /// A maximum over many epochs of a small validation set is mostly noise, and it can land mid-schedule at a high
+    /// learning rate; under a decaying schedule a later epoch that is as good within noise generalises at least as well.
+    /// 0 keeps the first epoch of the highest accuracy (ties to the lower loss), as the original does. Default 0; sensible 0 to 2.
+    /// </summary>
+    public double BestEpochTolerance { get; set; }
+
     /// <inheritdoc/>
     public override void Validate()
     {
         base.Validate();
+        Require(double.IsFinite(BestEpochTolerance) && BestEpochTolerance >= 0, nameof(BestEpochTolerance), "must be finite and non-negative");
         Require(ClassWeights is null || !BalanceClasses, nameof(BalanceClasses), "cannot be combined with explicit ClassWeights");
         Require(ClassWeights is null || ClassWeights.All(w => float.IsFinite(w) && w >= 0) && ClassWeights.Any(w => w > 0),
             nameof(ClassWeights), "must be finite, non-negative and not all zero");

@@ -8,6 +8,6 @@ namespace Microsoft.ML.BGpt.Training;
 /// <param name="BitsPerByte">Validation loss / ln 2 (language modelling only), or null.</param>
 /// <param name="Seconds">Wall-clock seconds of the epoch, validation included.</param>
 /// <param name="BytesPerSecond">Real (unpadded) tokens trained on per second, validation excluded.</param>
-/// <param name="IsBest">True when this epoch was the best so far on validation (always true without validation data).</param>
+/// <param name="IsBest">True when this epoch became the kept one: the best so far on validation, or as good within <see cref="ClassifierTrainingOptions.BestEpochTolerance"/> (always true without validation data).</param>
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double? ValidationLoss, double? ValidationAccuracy,
     double? BitsPerByte, double Seconds, double BytesPerSecond, bool IsBest);

@@ -25,6 +25,12 @@ internal interface ITrainingObjective
 
     /// <summary>True when <paramref name="candidate"/> is strictly better than <paramref name="best"/>.</summary>
     bool IsBetter(EpochMetrics candidate, EpochMetrics best);
+
+    /// <summary>
+    /// True when <paramref name="candidate"/>, a later epoch and not better than <paramref name="best"/>, is as good within
+    /// the noise of <paramref name="validationCount"/> validation items, so its weights are kept instead.
+    /// </summary>
+    bool IsAsGood(EpochMetrics candidate, EpochMetrics best, int validationCount);
 }
 
 /// <summary>Validation sums over batches, so the result does not depend on the batch size.</summary>

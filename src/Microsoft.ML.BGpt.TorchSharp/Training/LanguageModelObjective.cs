@@ -31,4 +31,6 @@ internal sealed class LanguageModelObjective(BGptLMHeadModel model, int patchSam
     }
 
     public bool IsBetter(EpochMetrics candidate, EpochMetrics best) => candidate.ValidationLoss < best.ValidationLoss;
+
+    public bool IsAsGood(EpochMetrics candidate, EpochMetrics best, int validationCount) => false;
 }

@@ -45,7 +45,9 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                 var metrics = new EpochMetrics(epoch, trainLoss, loss, accuracy, bitsPerByte, watch.Elapsed.TotalSeconds, bytesPerSecond, false);
                 options.AfterEpoch?.Invoke(epoch, _model);
                 bool improved = evalBatches is null || state.Best is null || objective.IsBetter(metrics, state.Best);
-                if (improved) metrics = metrics with { IsBest = true };
+                // Kept: better, or as good within the validation set's noise; state.Best stays the best seen, the yardstick.
+                bool kept = improved || objective.IsAsGood(metrics, state.Best!, validation.Count);
+                if (kept) metrics = metrics with { IsBest = true };
                 history.Add(metrics);
                 run.LastAccuracy = accuracy ?? run.LastAccuracy;
 
@@ -58,10 +60,10 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
                     run.TotalSteps = lastEpoch * stepsPerEpoch;
                 }
 
-                state = improved
-                    ? new TrainingState(epoch, epoch, metrics, steps)
+                state = improved ? new TrainingState(epoch, epoch, metrics, steps)
+                    : kept ? state with { CompletedEpochs = epoch, BestEpoch = epoch, OptimizerSteps = steps }
                     : state with { CompletedEpochs = epoch, OptimizerSteps = steps };
-                if (improved)
+                if (kept)
                 {
                     if (keepBest) { Dispose(bestWeights); bestWeights = Snapshot(); }
                     if (options.CheckpointPath is { } path)

@@ -54,6 +54,7 @@ public class AutoRecipeTests
 
         var other = BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, minPretrainEpochs: 0);
         other.Classifier.ByteValueSmoothing.Should().Be(0);
+        other.Classifier.BestEpochTolerance.Should().Be(BGptAutoRecipe.FineTuneBestEpochTolerance, "a near-tie on validation goes to the later epoch");
         other.Pretraining!.ByteValueSmoothing.Should().Be(0);
         BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, traits: new BGptDataTraits(RecordStride: 32))
             .Classifier.ByteValueSmoothing.Should().Be(0, "records are not amplitudes");
