@@ -47,8 +47,9 @@ public static class ModelWeights
         var result = new Dictionary<string, TensorData>();
         foreach (var (key, value) in model.state_dict())
         {
-            using var t = key == PatchEmbeddingWeight ? value.detach().t().contiguous() : value.detach().contiguous();
-            using var cpu = t.cpu().to_type(ScalarType.Float32);
+            using var scope = NewDisposeScope(); // detach, t, contiguous, cpu and to_type each make a tensor
+            var t = key == PatchEmbeddingWeight ? value.detach().t().contiguous() : value.detach().contiguous();
+            var cpu = t.cpu().to_type(ScalarType.Float32);
             result[key] = TensorData.FromFloats(cpu.data<float>().ToArray(), cpu.shape);
         }
         return result;

@@ -14,6 +14,7 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
     private readonly TorchSharp.Modules.Parameter bias;   // [H]
     private readonly int _patchSize;
 
+    /// <summary>Weight [<paramref name="patchSize"/> · <paramref name="vocab"/>, <paramref name="hidden"/>] from N(0, 0.02); bias as <c>nn.Linear</c> draws it.</summary>
     public PatchEmbedding(int patchSize, int vocab, int hidden) : base(nameof(PatchEmbedding))
     {
         _patchSize = patchSize;
@@ -58,18 +59,20 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         return tensor(k, values, values);
     }
 
-    // Row offsets i * 257 of the bytes of a patch; made once, outside any dispose scope (not a registered buffer).
-    private Tensor? _offsets;
+    // Row offsets i * 257 of the bytes of a patch, one per device, made once outside any dispose scope (not a
+    // registered buffer) and kept while the module lives: another thread's forward may still be using one.
+    private readonly Dictionary<(DeviceType, int), Tensor> _offsets = new();
 
     private Tensor Offsets(Device device)
     {
-        if (_offsets is null || _offsets.device != device)
+        lock (_sumLock)
         {
-            _offsets?.Dispose();
+            if (_offsets.TryGetValue((device.type, device.index), out var cached)) return cached;
             long vocab = weight.shape[0] / _patchSize;
-            _offsets = tensor(Enumerable.Range(0, _patchSize).Select(i => i * vocab).ToArray(), device: device).DetachFromDisposeScope();
+            var offsets = tensor(Enumerable.Range(0, _patchSize).Select(i => i * vocab).ToArray(), device: device).DetachFromDisposeScope();
+            _offsets[(device.type, device.index)] = offsets;
+            return offsets;
         }
-        return _offsets;
     }
 
     // libtorch's embedding_bag over this module's weight (the same tensor, no copy: gradients land on `weight`).
@@ -77,7 +80,8 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
     // device move replaces the parameter; not a field of module type, so TorchSharp never registers or moves it.
     private (TorchSharp.Modules.Parameter Weight, TorchSharp.Modules.EmbeddingBag Bag)? _sum;
 
-    private readonly object _sumLock = new(); // two threads' first forwards must not both make (and drop) one
+    // Guards both caches: two threads' first forwards must not both make (and drop) one.
+    private readonly object _sumLock = new();
 
     private TorchSharp.Modules.EmbeddingBag SumOfRows()
     {
@@ -96,6 +100,7 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>Each patch's embedding: the sum of its bytes' rows plus the bias, [B, N, P] int64 tokens -> [B, N, H].</summary>
     public override Tensor forward(Tensor patches) // [B, N, P] int64 tokens -> [B, N, H]
     {
         long b = patches.shape[0], n = patches.shape[1], h = weight.shape[1];
@@ -109,14 +114,15 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         return Ops.Add(shaped, bias);
     }
 
+    /// <summary>Frees the cached offsets and the <c>embedding_bag</c> module with the parameters.</summary>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
             _sum?.Bag.Dispose();
             _sum = null;
-            _offsets?.Dispose();
-            _offsets = null;
+            foreach (var offsets in _offsets.Values) offsets.Dispose();
+            _offsets.Clear();
         }
         base.Dispose(disposing);
     }

@@ -64,6 +64,54 @@ public class ClassifierTrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Two_runs_on_two_threads_give_the_models_they_give_alone_and_restore_the_thread_count()
+    {
+        // The thread count and the generator that seeds dropout are process-wide: without taking turns, one run
+        // reseeds the other's dropout mid-epoch and restores a thread count the other set.
+        var train = ToyData.Separable(24, seed: 5);
+        float[] Run(int seed, IProgress<TrainingProgress>? progress = null)
+        {
+            var options = ToyData.FastOptions(epochs: 4);
+            options.Seed = seed;
+            options.Dropout = 0.2;
+            using var model = ClassifierTrainer.Train(train, null, 2, ToyData.Tiny, null, options, progress).Model;
+            return ToyData.Weights(model);
+        }
+        // The first run waits after its first step until the second has made one too (or 1 s has passed: with turns
+        // taken, the second cannot start), so unless they take turns the two runs share the generator mid-epoch.
+        using var secondStarted = new ManualResetEventSlim();
+        var first = new ToyData.SyncProgress(p => { if (p.Step == 1) secondStarted.Wait(TimeSpan.FromSeconds(1)); });
+        var second = new ToyData.SyncProgress(_ => secondStarted.Set());
+
+        // libtorch's OpenMP keeps a copy per OS thread, taken from the process-wide value on first use: read it on a new one.
+        static int GlobalThreads()
+        {
+            int n = 0;
+            var thread = new Thread(() => n = TorchSharp.torch.get_num_threads());
+            thread.Start();
+            thread.Join();
+            return n;
+        }
+
+        int before = TorchSharp.torch.get_num_threads();
+        TorchSharp.torch.set_num_threads(2); // the runs set 1, so a wrong restore shows
+        try
+        {
+            var alone = new[] { Run(7), Run(8) };
+            var runFirst = Task.Run(() => Run(7, first));
+            while (first.Reports.Count == 0 && !runFirst.IsCompleted) Thread.Sleep(1);
+            var together = Task.WhenAll(runFirst, Task.Run(() => Run(8, second))).GetAwaiter().GetResult();
+            together[0].Should().Equal(alone[0], "a run on another thread must not shift this run's dropout masks");
+            together[1].Should().Equal(alone[1]);
+            GlobalThreads().Should().Be(2, "both runs put back the thread count they found");
+        }
+        finally
+        {
+            TorchSharp.torch.set_num_threads(before);
+        }
+    }
+
+    [Fact]
     public void Batches_with_masks_give_the_batch_1_validation_loss()
     {
         using var model = ToyData.Classifier();
