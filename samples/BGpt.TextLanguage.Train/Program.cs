@@ -49,9 +49,12 @@ Console.WriteLine($"Test accuracy:  {metrics.MicroAccuracy:P1}  (macro {metrics.
 Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
 
 // 4. Save: an ordinary ML.NET zip; apps that only predict need no TorchSharp (see BGpt.TextLanguage.Consume).
+// Written next to the old zip, then moved over it: an interrupted save leaves the last good model in place.
 var zip = Path.Combine(arguments.Out, "text-lang-model.zip");
-ml.Model.Save(model, train.Schema, zip);
-Console.WriteLine($"Saved {zip} ({new FileInfo(zip).Length / 1024} KB){(File.Exists(checkpoint) ? $"; pretrained checkpoint: {checkpoint}" : "")}.");
+ml.Model.Save(model, train.Schema, zip + ".tmp");
+File.Move(zip + ".tmp", zip, overwrite: true);
+bool pretrained = trainer.LastRecipe!.Pretraining is not null; // else the checkpoint file, if any, is an earlier run's
+Console.WriteLine($"Saved {zip} ({new FileInfo(zip).Length / 1024} KB){(pretrained ? $"; pretrained checkpoint: {checkpoint}" : "")}.");
 
 // 5. Predict a few test files with a PredictionEngine, as an app would.
 var engine = ml.Model.CreatePredictionEngine<LabeledFile, LanguagePrediction>(model);

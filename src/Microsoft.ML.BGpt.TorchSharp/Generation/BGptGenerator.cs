@@ -13,6 +13,7 @@ public sealed class BGptGenerator
     private readonly BGptLMHeadModel _model;
     private readonly int _patchSize;
 
+    /// <summary>A generator over <paramref name="model"/> (not copied: train it elsewhere and this generator sees it).</summary>
     public BGptGenerator(BGptLMHeadModel model)
     {
         _model = model;

@@ -12,6 +12,8 @@ public sealed class BGptClassifier : nn.Module
     private readonly PatchLevelDecoder patch_level_decoder;
     private readonly Linear classifier;
 
+    /// <summary>A randomly initialised classifier (the original's init) for <paramref name="labels"/> classes.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="labels"/> is below 1.</exception>
     public BGptClassifier(BGptConfig config, int labels) : base(nameof(BGptClassifier))
     {
         if (labels < 1) throw new ArgumentOutOfRangeException(nameof(labels), labels, "A classifier needs at least one label.");
@@ -23,8 +25,12 @@ public sealed class BGptClassifier : nn.Module
         this.OwnTensors();
     }
 
+    /// <summary>The architecture.</summary>
     public BGptConfig Config { get; }
+
+    /// <summary>Number of classes (rows of the linear head).</summary>
     public int LabelCount => (int)classifier.weight!.shape[0];
+    /// <summary>The patch-level decoder whose mean-pooled features the head reads.</summary>
     public PatchLevelDecoder PatchDecoder => patch_level_decoder;
 
     /// <summary>

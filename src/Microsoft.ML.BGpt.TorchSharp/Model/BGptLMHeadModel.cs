@@ -12,6 +12,7 @@ public sealed class BGptLMHeadModel : nn.Module
     private readonly PatchLevelDecoder patch_level_decoder;
     private readonly ByteLevelDecoder byte_level_decoder;
 
+    /// <summary>A randomly initialised language model (the original's init).</summary>
     public BGptLMHeadModel(BGptConfig config) : base(nameof(BGptLMHeadModel))
     {
         Config = config.Validate();
@@ -21,8 +22,13 @@ public sealed class BGptLMHeadModel : nn.Module
         this.OwnTensors();
     }
 
+    /// <summary>The architecture.</summary>
     public BGptConfig Config { get; }
+
+    /// <summary>The patch-level decoder: one feature per patch.</summary>
     public PatchLevelDecoder PatchDecoder => patch_level_decoder;
+
+    /// <summary>The byte-level decoder: the next patch's bytes from each patch feature.</summary>
     public ByteLevelDecoder ByteDecoder => byte_level_decoder;
 
     /// <summary>

@@ -11,6 +11,7 @@ public sealed class ByteLevelDecoder : nn.Module
 {
     private readonly Gpt2LMHead @base;
 
+    /// <summary>A randomly initialised byte-level decoder (<see cref="BGptConfig.ByteNumLayers"/> layers over PATCH_SIZE + 1 positions).</summary>
     public ByteLevelDecoder(BGptConfig config) : base(nameof(ByteLevelDecoder))
     {
         @base = new Gpt2LMHead(config);
@@ -49,12 +50,14 @@ public sealed class Gpt2LMHead : nn.Module
 {
     private readonly Gpt2Model transformer;
 
+    /// <summary>A randomly initialised GPT-2 over the 257 byte tokens, PATCH_SIZE + 1 positions.</summary>
     public Gpt2LMHead(BGptConfig config) : base(nameof(Gpt2LMHead))
     {
         transformer = new Gpt2Model(config, config.VocabSize, config.PatchSize + 1, config.ByteNumLayers);
         RegisterComponents();
     }
 
+    /// <summary>The GPT-2 body (its <c>wte</c> is also the output projection).</summary>
     public Gpt2Model Transformer => transformer;
 
     /// <summary>Rows of the token embedding table: [..] tokens -> [.., H].</summary>

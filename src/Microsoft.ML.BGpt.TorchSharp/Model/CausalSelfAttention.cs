@@ -11,6 +11,7 @@ public sealed class CausalSelfAttention : nn.Module
     private readonly int _heads;
     private readonly double _dropout;
 
+    /// <summary>GPT-2 attention with <paramref name="heads"/> heads; <paramref name="layers"/> scales the output projection's init.</summary>
     public CausalSelfAttention(int hidden, int heads, int layers, double dropout) : base(nameof(CausalSelfAttention))
     {
         _heads = heads;

@@ -12,6 +12,7 @@ public sealed class Conv1D : nn.Module<Tensor, Tensor>
     private readonly TorchSharp.Modules.Parameter weight; // [in, out]
     private readonly TorchSharp.Modules.Parameter bias;   // [out]
 
+    /// <summary>Weight [in, out] drawn from N(0, <paramref name="std"/>), bias zero (transformers' init).</summary>
     public Conv1D(long inFeatures, long outFeatures, double std = 0.02) : base(nameof(Conv1D))
     {
         weight = nn.Parameter(torch.empty(inFeatures, outFeatures));
@@ -20,6 +21,7 @@ public sealed class Conv1D : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>x · weight + bias over the last dimension: [..., in] -> [..., out].</summary>
     public override Tensor forward(Tensor x) // [..., in] -> [..., out]
     {
         var shape = x.shape;

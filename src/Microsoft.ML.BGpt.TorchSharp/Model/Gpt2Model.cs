@@ -16,6 +16,7 @@ public sealed class Gpt2Model : nn.Module
     private readonly nn.Module<Tensor, Tensor> ln_f;
     private readonly double _dropout;
 
+    /// <summary>A randomly initialised GPT-2 with <paramref name="vocab"/> tokens, <paramref name="positions"/> learned positions and <paramref name="layers"/> blocks.</summary>
     public Gpt2Model(BGptConfig config, int vocab, int positions, int layers) : base(nameof(Gpt2Model))
     {
         _dropout = config.Dropout;

@@ -10,6 +10,7 @@ public sealed class KvCache : IDisposable
 {
     private readonly Tensor?[] _keys, _values;
 
+    /// <summary>An empty cache for a decoder of <paramref name="layers"/> blocks.</summary>
     public KvCache(int layers)
     {
         _keys = new Tensor?[layers];
@@ -34,6 +35,7 @@ public sealed class KvCache : IDisposable
         return (k, v);
     }
 
+    /// <summary>Frees every cached key and value.</summary>
     public void Dispose()
     {
         for (int i = 0; i < _keys.Length; i++)

@@ -10,6 +10,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     private readonly Conv1D c_fc, c_proj;
     private readonly double _dropout;
 
+    /// <summary>GPT-2's MLP (hidden -> inner -> hidden, tanh GELU); <paramref name="layers"/> scales the output projection's init.</summary>
     public Mlp(int hidden, int inner, int layers, double dropout) : base(nameof(Mlp))
     {
         _dropout = dropout;
@@ -18,6 +19,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>dropout(c_proj(gelu(c_fc(x)))): [B, T, H] -> [B, T, H].</summary>
     public override Tensor forward(Tensor x) // [B, T, H] -> [B, T, H]
     {
         using var h = c_fc.forward(x);                                        // [B, T, inner]

@@ -13,6 +13,7 @@ public sealed class PatchLevelDecoder : nn.Module
     private readonly Gpt2Model @base;
     private readonly int _patchSize;
 
+    /// <summary>A randomly initialised patch-level decoder (<see cref="BGptConfig.PatchNumLayers"/> layers, <see cref="BGptConfig.PatchLength"/> positions).</summary>
     public PatchLevelDecoder(BGptConfig config) : base(nameof(PatchLevelDecoder))
     {
         _patchSize = config.PatchSize;

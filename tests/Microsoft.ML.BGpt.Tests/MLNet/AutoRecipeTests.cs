@@ -4,7 +4,8 @@ using Xunit;
 
 namespace Microsoft.ML.BGpt.Tests.MLNet;
 
-/// <summary>BGptAutoRecipe: the choices it reads off the data and the budget (no training; fixed throughput).</summary>
+/// <summary>BGptAutoRecipe: the choices it reads off the data and the budget (fixed throughput; only the speed probe trains).</summary>
+[Collection(Training.TorchGlobalState.Name)] // the probe trains, which seeds torch's generator and sets its threads
 public class AutoRecipeTests
 {
     private static readonly BGptThroughput Speed = new(10_000, 30_000);

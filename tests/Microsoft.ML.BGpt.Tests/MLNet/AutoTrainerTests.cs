@@ -44,7 +44,7 @@ public class AutoTrainerTests(ITestOutputHelper output)
         var data = ml.Data.LoadFromEnumerable(TrainerTests.Toy(12, 1));
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
         var missing = ml.MulticlassClassification.Trainers.BGptAuto(new BGptAutoClassifierOptions { BytesColumnName = "Content" });
-        FluentActions.Invoking(() => missing.Fit(keyed)).Should().Throw<Exception>().WithMessage("*Content*");
+        FluentActions.Invoking(() => missing.Fit(keyed)).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*Content*");
         var zero = ml.MulticlassClassification.Trainers.BGptAuto(new BGptAutoClassifierOptions { TrainingTime = TimeSpan.Zero });
         FluentActions.Invoking(() => zero.Fit(keyed)).Should().Throw<ArgumentException>().WithMessage("*TrainingTime*");
     }

@@ -85,7 +85,12 @@ public class FeaturizerTests(ITestOutputHelper output) : IDisposable
         var data = ml.Data.LoadFromEnumerable(new[] { new PathRow { Path = Path.Combine(_dir, "gone.bin") } });
         var model = ml.Transforms.LoadFileBytes().Fit(data);
         var read = () => model.Transform(data).Preview();
-        read.Should().Throw<Exception>().Where(e => (e.ToString()).Contains("gone.bin"));
+        // ML.NET may wrap what the mapping throws; somewhere in the chain is the typed error naming the file.
+        static IEnumerable<Exception> Chain(Exception? e) { for (; e is not null; e = e.InnerException) yield return e; }
+        var missing = Chain(read.Should().Throw<Exception>().Which).OfType<FileNotFoundException>().FirstOrDefault();
+        missing.Should().NotBeNull("a missing file is a FileNotFoundException");
+        missing!.FileName.Should().EndWith("gone.bin");
+        missing.Message.Should().StartWith("Cannot read file").And.Contain("gone.bin");
 
         var bytes = model.Transform(ml.Data.LoadFromEnumerable(Rows()));
         var cls = () => ml.Transforms.ScoreBitsPerByte(ReferenceFixtures.PathOf("cls.pth")).Fit(bytes);
