@@ -14,6 +14,12 @@ internal sealed record Stats(double Median, double Min, double Max, int Runs)
     public string SpreadText => $"±{Spread * 50:0}% ({Runs}×)";
 }
 
+/// <summary>A speed-up timed in alternating pairs (<see cref="Measure.Interleaved"/>).</summary>
+internal sealed record SpeedUp(double Median, double Min, double Max, int Pairs)
+{
+    public string Text => $"{Median:0.00}× (pairs {Min:0.00}–{Max:0.00}×, {Pairs} interleaved)";
+}
+
 internal static class Measure
 {
     /// <summary>
@@ -63,6 +69,37 @@ internal static class Measure
     {
         var v = values.OrderBy(x => x).ToArray();
         return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+    }
+
+    /// <summary>
+    /// Speed-up of <paramref name="fast"/> over <paramref name="slow"/> timed in alternation (slow, fast, then fast,
+    /// slow, ...) after one warm-up run of each, so both see the same minutes of this shared machine, whose speed drifts
+    /// 2× between rows timed minutes apart: the median of the <paramref name="pairs"/> per-pair ratios, with their range.
+    /// Each run starts after a 20 ms pause: ONNX Runtime's pool threads spin for a while after a run, and two sessions
+    /// timed back to back on 2 cores would otherwise time the second against the first's spinning (int8 8 KB 143 ms
+    /// against 121 ms alone).
+    /// </summary>
+    public static SpeedUp Interleaved(Action slow, Action fast, int pairs)
+    {
+        var sw = new Stopwatch();
+        double Run(Action a)
+        {
+            Thread.Sleep(20);
+            sw.Restart();
+            a();
+            return sw.Elapsed.TotalSeconds;
+        }
+        Run(slow);
+        Run(fast);
+        var ratios = new double[pairs];
+        for (int i = 0; i < pairs; i++)
+        {
+            double s, f;
+            if (i % 2 == 0) { s = Run(slow); f = Run(fast); }
+            else { f = Run(fast); s = Run(slow); }
+            ratios[i] = s / f;
+        }
+        return new SpeedUp(Median(ratios), ratios.Min(), ratios.Max(), pairs);
     }
 
     public static Stats Time(BenchOptions o, Action action, int? maxRuns = null, double? budget = null) =>
