@@ -60,6 +60,11 @@ report.WriteMarkdown(o.Out, command, targets, total.Elapsed);
 Console.WriteLine($"\nWrote {Path.GetFullPath(o.Out)} ({total.Elapsed.TotalMinutes:0.0} min).");
 return 0;
 
+// The package version (5.0.1), not the assembly version ML.NET keeps at 1.0.0.0; without its "+commit" suffix.
+static string InformationalVersion(System.Reflection.Assembly assembly) =>
+    (assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false).FirstOrDefault()
+        as System.Reflection.AssemblyInformationalVersionAttribute)?.InformationalVersion.Split('+')[0] ?? assembly.GetName().Version?.ToString() ?? "?";
+
 static void DescribeEnvironment(Report report, BenchOptions o)
 {
     string cpu = "unknown CPU";
@@ -78,7 +83,7 @@ static void DescribeEnvironment(Report report, BenchOptions o)
     report.Environment.Add($"OS: {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; .NET {System.Environment.Version}.");
     report.Environment.Add($"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch-cpu 2.10.0), threads {get_num_threads()} intra-op / {get_num_interop_threads()} inter-op; " +
                            $"ONNX Runtime {Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetVersionString()} (all graph optimizations; intra-op threads {Environment.ProcessorCount} = every core, as the library's pipelines set them, 1 inter-op thread); " +
-                           $"ML.NET {typeof(Microsoft.ML.MLContext).Assembly.GetName().Version}.");
+                           $"ML.NET {InformationalVersion(typeof(Microsoft.ML.MLContext).Assembly)}.");
     report.Environment.Add("Weights: random (seeded), saved as original-layout .pth checkpoints; inputs: the start of a real file from benchmarks/data (1,024 and 8,192 bytes), and the 53 mixed files there (see benchmarks/data/SOURCE.md).");
 }
 

@@ -88,6 +88,10 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
+        // Checked here, so that errors name this trainer rather than the one it hands the output shape to.
+        SchemaChecks.Label(inputSchema, _options.LabelColumnName, Component, binary: false);
+        SchemaChecks.ByteVector(inputSchema, _options.BytesColumnName, Component);
+        SchemaChecks.ByteVector(inputSchema, _options.ExtensionColumnName, Component);
         SchemaChecks.SamplingKey(inputSchema, _options.SamplingKeyColumnName, Component);
         return Serving(inputSchema);
     }

@@ -45,6 +45,8 @@ public class AutoTrainerTests(ITestOutputHelper output)
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
         var missing = ml.MulticlassClassification.Trainers.BGptAuto(new BGptAutoClassifierOptions { BytesColumnName = "Content" });
         FluentActions.Invoking(() => missing.Fit(keyed)).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*Content*");
+        FluentActions.Invoking(() => missing.GetOutputSchema(new SchemaShape(Array.Empty<SchemaShape.Column>()))).Should().Throw<ArgumentOutOfRangeException>()
+            .WithMessage("*BGptAuto*Label*", "the schema check names the trainer the user called");
         var zero = ml.MulticlassClassification.Trainers.BGptAuto(new BGptAutoClassifierOptions { TrainingTime = TimeSpan.Zero });
         FluentActions.Invoking(() => zero.Fit(keyed)).Should().Throw<ArgumentException>().WithMessage("*TrainingTime*");
     }
