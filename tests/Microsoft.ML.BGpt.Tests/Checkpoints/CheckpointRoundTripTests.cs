@@ -66,7 +66,7 @@ public class CheckpointRoundTripTests
         tree.Keys.Should().Equal(reference.Keys);
         foreach (var (key, t) in reference)
             if (key is not "patch_level_decoder.base.wte.weight")
-                ((TensorData)tree[key]!).ContentEquals((TensorData)t).Should().BeTrue((string)key);
+                ((TensorData)tree[key]!).ContentEquals((TensorData)t!).Should().BeTrue(key.ToString());
     }
 
     [Fact]

@@ -64,7 +64,7 @@ public class ClassifierTrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Two_runs_on_two_threads_give_the_models_they_give_alone_and_restore_the_thread_count()
+    public async Task Two_runs_on_two_threads_give_the_models_they_give_alone_and_restore_the_thread_count()
     {
         // The thread count and the generator that seeds dropout are process-wide: without taking turns, one run
         // reseeds the other's dropout mid-epoch and restores a thread count the other set.
@@ -100,7 +100,7 @@ public class ClassifierTrainerTests(ITestOutputHelper output)
             var alone = new[] { Run(7), Run(8) };
             var runFirst = Task.Run(() => Run(7, first));
             while (first.Reports.Count == 0 && !runFirst.IsCompleted) Thread.Sleep(1);
-            var together = Task.WhenAll(runFirst, Task.Run(() => Run(8, second))).GetAwaiter().GetResult();
+            var together = await Task.WhenAll(runFirst, Task.Run(() => Run(8, second)));
             together[0].Should().Equal(alone[0], "a run on another thread must not shift this run's dropout masks");
             together[1].Should().Equal(alone[1]);
             GlobalThreads().Should().Be(2, "both runs put back the thread count they found");
