@@ -2,7 +2,6 @@ using System.Text.Json;
 using Google.Protobuf;
 using Microsoft.ML.BGpt.Checkpoints;
 using Onnx;
-using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Microsoft.ML.BGpt.Onnx;
 
