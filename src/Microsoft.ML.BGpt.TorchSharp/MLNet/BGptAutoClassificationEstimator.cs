@@ -33,6 +33,8 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
         ArgumentNullException.ThrowIfNull(input);
         if (_options.TrainingTime <= TimeSpan.Zero)
             throw new ArgumentException($"{Component}: TrainingTime must be positive (got {_options.TrainingTime}).", nameof(input));
+        foreach (var (name, value) in new[] { ("Threads", _options.Threads), ("InferenceThreads", _options.InferenceThreads) })
+            if (value is < 1) throw new ArgumentException($"{Component}: {name} must be null or at least 1 (got {value}).", nameof(input));
         CheckColumns(input.Schema);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int classes = DataViewExamples.KeyLabels(input.Schema[_options.LabelColumnName]).Count;

@@ -14,6 +14,11 @@ public sealed record BGptThroughput(double PretrainTokensPerSecond, double FineT
 /// A complete CPU training recipe: the architecture, generative pretraining options (null when the budget leaves no
 /// room for it) and fine-tuning options, plus a one-line account of why.
 /// </summary>
+/// <param name="Config">The architecture both phases train (hidden size, layers, patch size and patch count).</param>
+/// <param name="Pretraining">Generative pretraining on the training bytes, or null when the budget leaves no room for it.</param>
+/// <param name="Classifier">Fine-tuning: epochs, learning rate, regularisation, windows, precision and time limit.</param>
+/// <param name="WindowBytes">The model's window, PatchSize x PatchLength bytes (<see cref="BGptConfig.MaxTokens"/>; the extension and end patches included).</param>
+/// <param name="Rationale">Why: the measured file lengths, speed and budget behind the choices, in one line.</param>
 public sealed record BGptRecipe(BGptConfig Config, BGptPretrainingOptions? Pretraining, BGptClassifierOptions Classifier,
     int WindowBytes, string Rationale);
 

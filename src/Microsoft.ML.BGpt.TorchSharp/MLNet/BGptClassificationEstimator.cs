@@ -41,6 +41,9 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
         _options.Validate();
         var labels = _binary ? new[] { "False", "True" } : DataViewExamples.KeyLabels(input.Schema[_options.LabelColumnName]);
         if (labels.Count < 2) throw new InvalidOperationException($"{_component}: label column '{_options.LabelColumnName}' has a single class; classification needs at least two.");
+        if (validation is not null && !_binary && DataViewExamples.KeyLabels(validation.Schema[_options.LabelColumnName]) is var validationLabels && !validationLabels.SequenceEqual(labels))
+            throw new ArgumentOutOfRangeException(nameof(validation), $"{_component}: the validation data's label column '{_options.LabelColumnName}' has the keys " +
+                $"[{string.Join(", ", validationLabels)}], the training data's [{string.Join(", ", labels)}]; key both with the same fitted MapValueToKey.");
 
         var train = DataViewExamples.Read(input, _options.BytesColumnName, _options.ExtensionColumnName, _options.LabelColumnName, _binary, _component, _options.SamplingKeyColumnName);
         var valid = validation is null ? null : DataViewExamples.Read(validation, _options.BytesColumnName, _options.ExtensionColumnName, _options.LabelColumnName, _binary, _component);
@@ -51,14 +54,18 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
         {
             var checkpoint = BGptCheckpoint.Load(path);
             (config, weights) = (checkpoint.Config, checkpoint.Weights);
+            // A classifier's head is kept only for the same classes in the same order (ClassifierTrainer checks the count).
+            if (checkpoint.Labels is { } named && !named.SequenceEqual(labels))
+                weights = weights.Where(kv => !kv.Key.StartsWith("classifier.", StringComparison.Ordinal)).ToDictionary();
         }
         else config = _options.Config ?? BGptConfig.Default;
 
         using var log = new MLContextLog(_catalog, "BGpt");
         var progress = new ProgressFanOut(_options.Progress, log);
         log.Info($"{_component}: {train.Count} training files, {labels.Count} classes, {(weights is null ? "from scratch" : "from " + _options.PretrainedWeights)}.");
-        _options.LabelNames ??= labels;
-        var result = ClassifierTrainer.Train(train, valid, labels.Count, config, weights, _options, progress, _options.CancellationToken);
+        var options = _options.CopyAs<BGptClassifierOptions>(); // this Fit's label names go into its checkpoints, not into the caller's options
+        options.LabelNames ??= labels;
+        var result = ClassifierTrainer.Train(train, valid, labels.Count, config, weights, options, progress, options.CancellationToken);
         using var model = result.Model;
         LastTrainingHistory = result.History;
         foreach (var e in result.History) log.Info($"epoch {e.Epoch}: train loss {e.TrainLoss:F4}, validation loss {e.ValidationLoss:F4}, accuracy {e.ValidationAccuracy:P2}{(e.IsBest ? " (best)" : "")}");
@@ -78,6 +85,7 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
         SchemaChecks.ByteVector(inputSchema, _options.BytesColumnName, _component);
         SchemaChecks.ByteVector(inputSchema, _options.ExtensionColumnName, _component);
         SchemaChecks.SamplingKey(inputSchema, _options.SamplingKeyColumnName, _component);
+        OnnxPipeline.CheckNames(inputSchema.Select(c => c.Name), _options.BytesColumnName, _options.ExtensionColumnName, GraphOutputs, _component);
         // SchemaShape records no vector sizes, so a tiny stand-in graph yields the same output shape as the real one.
         return Serving(StandIn.Value, new[] { "0", "1" }).GetOutputSchema(inputSchema);
     }
@@ -97,7 +105,13 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
         SchemaChecks.Label(schema, _options.LabelColumnName, _component, _binary);
         SchemaChecks.ByteVector(schema, _options.BytesColumnName, _component);
         SchemaChecks.ByteVector(schema, _options.ExtensionColumnName, _component);
+        OnnxPipeline.CheckNames(schema.Select(c => c.Name), _options.BytesColumnName, _options.ExtensionColumnName, GraphOutputs, _component);
     }
+
+    /// <summary>The graph outputs <see cref="ClassifierPipeline"/> reads, and the columns they become.</summary>
+    private (string, string)[] GraphOutputs => _binary
+        ? [(BGptOnnxExporter.LogitsOutput, BinaryScoresFactory.InputColumn)]
+        : [(BGptOnnxExporter.ProbabilitiesOutput, _options.ScoreColumnName)];
 
     private static readonly Lazy<byte[]> StandIn = new(() =>
     {

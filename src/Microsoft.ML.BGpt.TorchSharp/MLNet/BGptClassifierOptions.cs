@@ -39,8 +39,10 @@ public class BGptClassifierOptions : ClassifierTrainingOptions
 
     /// <summary>
     /// A checkpoint to fine-tune from: the original's <c>.pth</c> or <c>.safetensors</c>, a language model (for example from
-    /// <c>PretrainBGpt</c>) or a classifier. Only its patch-level decoder is taken unless it is a classifier with the same
-    /// labels. Null (default) trains from scratch with <see cref="Config"/>; the bGPT authors found that clearly worse.
+    /// <c>PretrainBGpt</c>) or a classifier. Only its patch-level decoder is taken, unless it is a classifier with the same
+    /// labels in the same order (as its stored label names say; a checkpoint without label names needs the same number
+    /// of classes), whose head is kept too. Null (default) trains from scratch with <see cref="Config"/>; the bGPT authors
+    /// found that clearly worse.
     /// </summary>
     public string? PretrainedWeights { get; set; }
 
@@ -58,6 +60,13 @@ public class BGptClassifierOptions : ClassifierTrainingOptions
 
     /// <summary>Stops training within one step; no half-written file is left.</summary>
     public CancellationToken CancellationToken { get; set; }
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        base.Validate();
+        Require(InferenceThreads is null || InferenceThreads >= 1, nameof(InferenceThreads), $"must be null or at least 1 (got {InferenceThreads})");
+    }
 }
 
 /// <summary>
@@ -91,4 +100,11 @@ public class BGptPretrainingOptions : PretrainingOptions
 
     /// <summary>Stops training within one step.</summary>
     public CancellationToken CancellationToken { get; set; }
+
+    /// <inheritdoc/>
+    public override void Validate()
+    {
+        base.Validate();
+        Require(InferenceThreads is null || InferenceThreads >= 1, nameof(InferenceThreads), $"must be null or at least 1 (got {InferenceThreads})");
+    }
 }

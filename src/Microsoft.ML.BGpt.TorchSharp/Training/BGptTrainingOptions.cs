@@ -117,6 +117,9 @@ public abstract class BGptTrainingOptions
     /// <summary>Development hook (the Experiments tool): called after each epoch's validation with the model being trained.</summary>
     internal Action<int, TorchSharp.torch.nn.Module>? AfterEpoch { get; set; }
 
+    /// <summary>A member-wise copy, so a Fit can fill in settings without changing the caller's object.</summary>
+    internal T CopyAs<T>() where T : BGptTrainingOptions => (T)MemberwiseClone();
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public virtual void Validate()
     {

@@ -51,7 +51,11 @@ public sealed class BGptFeaturizerOptions
     /// </summary>
     public int MaxWindows { get; set; } = 16;
 
-    /// <summary>ONNX Runtime intra-op threads (at least 1); null (default) uses every core the process may use (<see cref="Environment.ProcessorCount"/>).</summary>
+    /// <summary>
+    /// ONNX Runtime intra-op threads, at least 1; null (default) uses every core the process may use
+    /// (<see cref="Environment.ProcessorCount"/>). A model loaded from a zip gets ONNX Runtime's default instead (ML.NET
+    /// does not save thread settings).
+    /// </summary>
     public int? Threads { get; set; }
 
     /// <summary>
@@ -59,6 +63,8 @@ public sealed class BGptFeaturizerOptions
     /// about 3x faster and a quarter of the memory, at a small accuracy cost (docs/benchmarks.md). Default false.
     /// </summary>
     public bool Quantize { get; set; }
+
+    internal BGptFeaturizerOptions Copy() => (BGptFeaturizerOptions)MemberwiseClone();
 }
 
 /// <summary>Options of <c>mlContext.Transforms.ScoreBitsPerByte</c>.</summary>
@@ -86,7 +92,11 @@ public sealed class BGptBitsPerByteOptions
     /// <summary>How long files are cut (default <see cref="TruncationStrategy.Head"/>).</summary>
     public TruncationStrategy Truncation { get; set; } = TruncationStrategy.Head;
 
-    /// <summary>ONNX Runtime intra-op threads; null (default) uses every core the process may use (<see cref="Environment.ProcessorCount"/>).</summary>
+    /// <summary>
+    /// ONNX Runtime intra-op threads, at least 1; null (default) uses every core the process may use
+    /// (<see cref="Environment.ProcessorCount"/>). A model loaded from a zip gets ONNX Runtime's default instead (ML.NET
+    /// does not save thread settings).
+    /// </summary>
     public int? Threads { get; set; }
 
     /// <summary>
@@ -94,4 +104,7 @@ public sealed class BGptBitsPerByteOptions
     /// about 3x faster and a quarter of the memory, at a small accuracy cost (docs/benchmarks.md). Default false.
     /// </summary>
     public bool Quantize { get; set; }
+
+    internal BGptBitsPerByteOptions Copy() => (BGptBitsPerByteOptions)MemberwiseClone();
 }
+

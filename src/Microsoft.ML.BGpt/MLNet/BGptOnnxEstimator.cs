@@ -12,6 +12,7 @@ public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
     private readonly TransformsCatalog _catalog;
     private readonly string _component;
     private IEstimator<ITransformer>? _chain;
+    private IReadOnlyList<(string OnnxOutput, string Column)> _outputs = [];
 
     private protected BGptOnnxEstimator(TransformsCatalog catalog, string component)
     {
@@ -31,6 +32,7 @@ public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
         if (_chain is null)
         {
             var (file, outputs) = Export();
+            _outputs = outputs;
             // The checkpoint and the graph's protobuf (about 2 x 350 MB for the paper's model) are garbage now; collect
             // them before ONNX Runtime loads the file, so they do not add to the session's own copy at the peak, and
             // return the session's load-time buffers afterwards.
@@ -46,7 +48,9 @@ public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
     {
         SchemaChecks.ByteVector(input.Schema, BytesColumn, _component);
         SchemaChecks.ByteVector(input.Schema, ExtensionColumn, _component);
-        return Chain().Fit(input);
+        var chain = Chain();
+        OnnxPipeline.CheckNames(input.Schema.Select(c => c.Name), BytesColumn, ExtensionColumn, _outputs, _component);
+        return chain.Fit(input);
     }
 
     /// <inheritdoc/>
@@ -54,7 +58,9 @@ public abstract class BGptOnnxEstimator : IEstimator<ITransformer>
     {
         SchemaChecks.ByteVector(inputSchema, BytesColumn, _component);
         SchemaChecks.ByteVector(inputSchema, ExtensionColumn, _component);
-        return Chain().GetOutputSchema(inputSchema);
+        var chain = Chain();
+        OnnxPipeline.CheckNames(inputSchema.Select(c => c.Name), BytesColumn, ExtensionColumn, _outputs, _component);
+        return chain.GetOutputSchema(inputSchema);
     }
 
     private protected static BGptCheckpoint LoadCheckpoint(string path, string component)
@@ -104,7 +110,9 @@ public sealed class BGptFeaturizerEstimator : BGptOnnxEstimator
 
     internal BGptFeaturizerEstimator(TransformsCatalog catalog, BGptFeaturizerOptions options) : base(catalog, "FeaturizeBGpt")
     {
-        _options = options ?? throw new ArgumentNullException(nameof(options));
+        // A copy: the graph is exported once, so later changes to the caller's object must not half-apply.
+        _options = options?.Copy() ?? throw new ArgumentNullException(nameof(options));
+        options = _options;
         CheckTruncation(options.Truncation, "FeaturizeBGpt");
         if (!Enum.IsDefined(options.Pooling)) throw new ArgumentException($"FeaturizeBGpt: unknown pooling {options.Pooling}.");
         if (!Enum.IsDefined(options.LongFiles)) throw new ArgumentException($"FeaturizeBGpt: unknown long-file strategy {options.LongFiles}.");
@@ -142,8 +150,11 @@ public sealed class BGptBitsPerByteEstimator : BGptOnnxEstimator
 
     internal BGptBitsPerByteEstimator(TransformsCatalog catalog, BGptBitsPerByteOptions options) : base(catalog, "ScoreBitsPerByte")
     {
-        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _options = options?.Copy() ?? throw new ArgumentNullException(nameof(options)); // a copy, as FeaturizeBGpt's
+        options = _options;
         CheckTruncation(options.Truncation, "ScoreBitsPerByte");
+        if (options.Threads is < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "ScoreBitsPerByte: Threads must be at least 1 (or null).");
     }
 
     private protected override string BytesColumn => _options.BytesColumnName;

@@ -25,6 +25,21 @@ internal static class OnnxPipeline
         IReadOnlyList<(string OnnxOutput, string Column)> outputs, int? threads = null) =>
         Chain(catalog, onnxFile, bytesColumn, extensionColumn, outputs, IntraOpThreads(threads));
 
+    /// <summary>
+    /// Throws if an input column has a name the chain uses for its own temporary columns (the graph's input names other
+    /// than the user's byte columns, its output names other than the user's output columns): the chain would hide that
+    /// column and then drop it.
+    /// </summary>
+    public static void CheckNames(IEnumerable<string> inputColumns, string bytesColumn, string extensionColumn,
+        IEnumerable<(string OnnxOutput, string Column)> outputs, string component)
+    {
+        var temporaries = new[] { (Onnx.BGptOnnxExporter.BytesInput, bytesColumn), (Onnx.BGptOnnxExporter.ExtensionInput, extensionColumn) }
+            .Concat(outputs).Where(p => p.Item1 != p.Item2).Select(p => p.Item1).ToHashSet();
+        foreach (var name in inputColumns.Where(temporaries.Contains))
+            throw new ArgumentOutOfRangeException("inputSchema", $"{component}: input column '{name}' has the name of one of the ONNX graph's " +
+                "inputs or outputs, which the pipeline uses for a temporary column and then drops; rename it first (CopyColumns, then DropColumns).");
+    }
+
     private static IEstimator<ITransformer> Chain(TransformsCatalog catalog, string onnxFile, string bytesColumn, string extensionColumn,
         IReadOnlyList<(string OnnxOutput, string Column)> outputs, int threads)
     {
@@ -55,18 +70,26 @@ internal static class OnnxPipeline
 
 /// <summary>
 /// Content-addressed ONNX files for ONNX Runtime sessions that need options (threads) only a file path can carry.
-/// A file is never rewritten, so sessions that hold one stay valid.
+/// A file is never rewritten in place, so sessions that hold one stay valid.
 /// </summary>
 internal static class OnnxModelCache
 {
     public static string Store(byte[] onnx) => Store(stream => stream.Write(onnx));
 
     /// <summary>Writes a graph straight to the cache (no managed copy of its bytes) and returns its path.</summary>
-    public static string Store(Action<Stream> write) => Store(write, Path.Combine(Path.GetTempPath(), "bgpt-onnx"));
+    public static string Store(Action<Stream> write) => Store(write, Folder);
+
+    /// <summary>
+    /// <c>&lt;temp&gt;/bgpt-onnx-&lt;user&gt;</c>: a folder per user, created private to its owner where files have Unix
+    /// modes, since ML.NET reads the file again when a model is saved.
+    /// </summary>
+    internal static string Folder =>
+        Path.Combine(Path.GetTempPath(), "bgpt-onnx-" + string.Concat(Environment.UserName.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '_')));
 
     internal static string Store(Action<Stream> write, string dir)
     {
-        Directory.CreateDirectory(dir);
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(dir);
+        else Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var tmp = Path.Combine(dir, Guid.NewGuid().ToString("N") + ".tmp");
         try
         {
@@ -79,7 +102,9 @@ internal static class OnnxModelCache
                 hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream))[..32];
             }
             var path = Path.Combine(dir, hash + ".onnx");
-            if (File.Exists(path)) File.Delete(tmp);
+            // Reused only if it still holds these bytes; a damaged or swapped file under the name is replaced (by a
+            // rename, so a session that maps the old file keeps it).
+            if (File.Exists(path) && HashOf(path) == hash) File.Delete(tmp);
             else File.Move(tmp, path, overwrite: true);
             return path;
         }
@@ -88,5 +113,11 @@ internal static class OnnxModelCache
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw;
         }
+    }
+
+    private static string HashOf(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream))[..32];
     }
 }

@@ -73,20 +73,26 @@ internal static class SchemaChecks
         if (i.IsVector || i.ItemType is not (TextDataViewType or NumberDataViewType or KeyDataViewType or BooleanDataViewType)) throw Mismatch(component, column, i, KeyExpected);
     }
 
-    /// <summary>A scalar key label (as MapValueToKey makes) or, for binary tasks, a Boolean.</summary>
+    private static string LabelExpected(bool binary) =>
+        binary ? "a Boolean label" : "a key-typed label of UInt32 (use mlContext.Transforms.Conversion.MapValueToKey)";
+
+    // Keys are read as UInt32, MapValueToKey's type; other key widths (from a TextLoader, say) are named here.
+    private static void CheckLabel(Info i, string column, string component, bool binary)
+    {
+        bool ok = !i.IsVector && (binary ? i.ItemType is BooleanDataViewType : i.IsKey && i.ItemType.RawType == typeof(uint));
+        if (!ok) throw Mismatch(component, column, i, LabelExpected(binary));
+    }
+
+    /// <summary>A scalar key label of UInt32 (as MapValueToKey makes) or, for binary tasks, a Boolean.</summary>
     public static void Label(DataViewSchema s, string column, string component, bool binary)
     {
-        var expected = binary ? "a Boolean label" : "a key-typed label (use mlContext.Transforms.Conversion.MapValueToKey)";
-        var i = Require(Lookup(s, column), s.Select(c => c.Name), column, component, expected);
-        bool ok = !i.IsVector && (binary ? i.ItemType is BooleanDataViewType : i.IsKey);
-        if (!ok) throw Mismatch(component, column, i, expected);
+        var i = Require(Lookup(s, column), s.Select(c => c.Name), column, component, LabelExpected(binary));
+        CheckLabel(i, column, component, binary);
     }
 
     public static void Label(SchemaShape s, string column, string component, bool binary)
     {
-        var expected = binary ? "a Boolean label" : "a key-typed label (use mlContext.Transforms.Conversion.MapValueToKey)";
-        var i = Require(Lookup(s, column), s.Select(c => c.Name), column, component, expected);
-        bool ok = !i.IsVector && (binary ? i.ItemType is BooleanDataViewType : i.IsKey);
-        if (!ok) throw Mismatch(component, column, i, expected);
+        var i = Require(Lookup(s, column), s.Select(c => c.Name), column, component, LabelExpected(binary));
+        CheckLabel(i, column, component, binary);
     }
 }

@@ -125,5 +125,30 @@ public class FeaturizerOptionsTests(ITestOutputHelper output) : IDisposable
         odd.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*1048576*16777216*");
         var badWindows = () => ml.Transforms.FeaturizeBGpt(new BGptFeaturizerOptions { CheckpointPath = Lm, MaxWindows = 0 });
         badWindows.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*MaxWindows*");
+        var badThreads = () => ml.Transforms.ScoreBitsPerByte(new BGptBitsPerByteOptions { CheckpointPath = Lm, Threads = 0 });
+        badThreads.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*ScoreBitsPerByte*Threads*");
+    }
+
+    public sealed class MetadataRow
+    {
+        public string Path { get; set; } = "";
+        public string extension { get; set; } = ""; // the user's own column that happens to share the graph input's name
+    }
+
+    [Fact]
+    public void Options_are_read_once_and_a_column_named_like_the_graph_is_refused_by_name()
+    {
+        var ml = new MLContext();
+        var options = new BGptFeaturizerOptions { CheckpointPath = Lm, OutputColumnName = "Embedding", Threads = 1 };
+        var featurizer = ml.Transforms.FeaturizeBGpt(options);
+        options.OutputColumnName = "Later"; // after construction: no effect, as for the graph exported once
+        options.MaxWindows = 0;
+        var rows = new[] { new MetadataRow { Path = ReferenceFixtures.PathOf(ReferenceFixtures.Case("05").GetProperty("input").GetString()!), extension = "txt" } };
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var model = ml.Transforms.LoadFileBytes("Bytes", "Path").Append(featurizer).Fit(ml.Transforms.DropColumns("extension").Fit(data).Transform(data));
+        model.Transform(ml.Transforms.DropColumns("extension").Fit(data).Transform(data)).Schema.GetColumnOrNull("Embedding").Should().NotBeNull();
+
+        var clash = () => ml.Transforms.LoadFileBytes("Bytes", "Path").Append(ml.Transforms.FeaturizeBGpt(Lm)).Fit(data);
+        clash.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*FeaturizeBGpt*'extension'*rename it first*");
     }
 }

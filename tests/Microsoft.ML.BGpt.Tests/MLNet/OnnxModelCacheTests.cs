@@ -27,6 +27,20 @@ public sealed class OnnxModelCacheTests : IDisposable
     }
 
     [Fact]
+    public void A_file_under_the_hash_with_other_bytes_is_replaced_not_served()
+    {
+        var payload = new byte[50_000];
+        new Random(8).NextBytes(payload);
+        var path = OnnxModelCache.Store(stream => stream.Write(payload), _dir);
+        File.WriteAllBytes(path, new byte[] { 1, 2, 3 }); // damaged, or planted by someone else
+        OnnxModelCache.Store(stream => stream.Write(payload), _dir).Should().Be(path);
+        File.ReadAllBytes(path).Should().Equal(payload);
+        if (!OperatingSystem.IsWindows())
+            File.GetUnixFileMode(_dir).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, "the folder is its owner's only");
+        OnnxModelCache.Folder.Should().StartWith(Path.GetTempPath()).And.Contain("bgpt-onnx-");
+    }
+
+    [Fact]
     public void A_failed_write_leaves_nothing_behind()
     {
         var act = () => OnnxModelCache.Store(stream => { stream.Write(new byte[10]); throw new InvalidDataException("export failed"); }, _dir);

@@ -158,10 +158,81 @@ public class TrainerTests(ITestOutputHelper output) : IDisposable
         var cancelled = Options(epochs: 50);
         cancelled.CheckpointPath = saved;
         cancelled.CancellationToken = cts.Token;
-        cancelled.Progress = new Progress(p => { if (p.Step >= 2) cts.Cancel(); });
+        // Cancelled in epoch 2, after epoch 1 wrote its checkpoint: that file stays whole, and no temporary is left.
+        cancelled.Progress = new Progress(p => { if (p.Epoch >= 2) cts.Cancel(); });
         var run = () => ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BGpt(cancelled)).Fit(data);
         run.Should().Throw<OperationCanceledException>();
         Directory.GetFiles(_dir).Should().NotContain(f => f.EndsWith(".tmp"));
+        BGptCheckpoint.Load(saved).Labels.Should().Equal("text", "binary", "digits");
+        cancelled.LabelNames.Should().BeNull("the trainer fills in label names for its own run only");
+    }
+
+    [Fact]
+    public void One_estimator_fits_data_with_other_classes_and_checks_the_validation_keys()
+    {
+        var ml = new MLContext(seed: 0);
+        var rows = Toy(30, 9);
+        var options = Options(epochs: 1);
+        var trainer = ml.MulticlassClassification.Trainers.BGpt(options);
+        var three = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows));
+        trainer.Fit(three.Transform(ml.Data.LoadFromEnumerable(rows)));
+        var two = rows.Where(r => r.Label != "digits").ToList();
+        var twoKeys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(two)).Transform(ml.Data.LoadFromEnumerable(two));
+        var refit = () => trainer.Fit(twoKeys);
+        refit.Should().NotThrow("the first Fit's label names stay out of the caller's options");
+        options.LabelNames.Should().BeNull();
+
+        // Validation keyed by its own MapValueToKey (other order) would score the wrong classes.
+        var train = three.Transform(ml.Data.LoadFromEnumerable(rows));
+        var reversed = rows.AsEnumerable().Reverse().ToList();
+        var otherKeys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(reversed)).Transform(ml.Data.LoadFromEnumerable(reversed));
+        var mismatched = () => trainer.Fit(train, otherKeys);
+        mismatched.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*validation*'Label'*same fitted MapValueToKey*");
+        trainer.Fit(train, three.Transform(ml.Data.LoadFromEnumerable(reversed))).Should().NotBeNull("the same key mapping passes");
+    }
+
+    public sealed class WideKeyRow
+    {
+        public byte[] Bytes { get; set; } = Array.Empty<byte>();
+        public byte[] Extension { get; set; } = Array.Empty<byte>();
+        [KeyType(3)] public ulong Label { get; set; }
+    }
+
+    [Fact]
+    public void A_key_label_that_is_not_UInt32_is_named()
+    {
+        var ml = new MLContext(seed: 0);
+        var data = ml.Data.LoadFromEnumerable(Toy(6, 1).Select((r, i) => new WideKeyRow { Bytes = r.Bytes, Extension = r.Extension, Label = (ulong)(i % 3 + 1) }));
+        var trainer = ml.MulticlassClassification.Trainers.BGpt(Options(epochs: 1));
+        var fit = () => trainer.Fit(data);
+        fit.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*'Label'*UInt32*MapValueToKey*");
+    }
+
+    [Fact]
+    public void A_pretrained_classifier_keeps_its_head_only_for_the_same_labels_in_the_same_order()
+    {
+        var ml = new MLContext(seed: 0);
+        var rows = Toy(30, 4);
+        var first = Options(epochs: 1);
+        first.CheckpointPath = Path.Combine(_dir, "cls.pth");
+        ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BGpt(first)).Fit(ml.Data.LoadFromEnumerable(rows));
+        var head = BGptCheckpoint.Load(first.CheckpointPath).Weights["classifier.weight"].ToFloatArray();
+
+        float[] HeadAfterZeroSteps(IEnumerable<FileRow> order)
+        {
+            var next = Options(epochs: 1);
+            next.PretrainedWeights = first.CheckpointPath;
+            next.LearningRate = 1e-12; // the head moves by nothing measurable: what it started from shows
+            next.CheckpointPath = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".pth");
+            var data = ml.Data.LoadFromEnumerable(order.ToList());
+            ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BGpt(next)).Fit(data);
+            return BGptCheckpoint.Load(next.CheckpointPath).Weights["classifier.weight"].ToFloatArray();
+        }
+
+        HeadAfterZeroSteps(rows).Zip(head).Max(p => Math.Abs(p.First - p.Second)).Should().BeLessThan(1e-6f, "same labels, same order: the head is kept");
+        // Sorted by label, MapValueToKey numbers the classes binary, digits, text: the same three in another order.
+        HeadAfterZeroSteps(rows.OrderBy(r => r.Label, StringComparer.Ordinal)).Zip(head).Max(p => Math.Abs(p.First - p.Second))
+            .Should().BeGreaterThan(1e-3f, "a head for other key positions starts fresh");
     }
 
     [Fact]
