@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Microsoft.ML.BGpt.Checkpoints;
 using Microsoft.ML.BGpt.Training;
 using Microsoft.ML.Data;
 using Spectre.Console;
@@ -15,6 +16,16 @@ public static partial class BGptCli
     /// <summary>Labeled files from a CSV (path,label[,group]) or a folder whose sub-folders are the labels.</summary>
     private static IReadOnlyList<LabeledFile> Files(string data) =>
         File.Exists(data) ? BGptFiles.ListCsv(data) : BGptFiles.ListFolder(data);
+
+    /// <summary>Pretraining needs no labels: a CSV as for training, or every file under a folder (flat or nested).</summary>
+    private static IReadOnlyList<LabeledFile> UnlabeledFiles(string data)
+    {
+        if (File.Exists(data)) return BGptFiles.ListCsv(data);
+        if (!Directory.Exists(data)) throw new DirectoryNotFoundException($"--data: folder '{data}' does not exist.");
+        var rows = Directory.EnumerateFiles(Path.GetFullPath(data), "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+            .Select(f => new LabeledFile { Path = f }).ToList();
+        return rows.Count > 0 ? rows : throw new InvalidOperationException($"--data: folder '{data}' holds no files.");
+    }
 
     private sealed record Shape(Option<int> PatchSize, Option<int> PatchLength, Option<int> Hidden, Option<int> PatchLayers, Option<int> ByteLayers)
     {
@@ -81,7 +92,7 @@ public static partial class BGptCli
 
     private static Command Pretrain(TextWriter o)
     {
-        var data = new Option<string>("--data") { Description = "A CSV of path,label[,group] or a folder of files.", Required = true };
+        var data = new Option<string>("--data") { Description = "A CSV of path,label[,group] or a folder of files (searched recursively; labels are not used).", Required = true };
         var output = new Option<string>("--out", "-o") { Description = "Checkpoint to write (the original's training-checkpoint .pth).", Required = true };
         var init = new Option<string?>("--weights", "-w") { Description = "Continue from this language-model checkpoint instead of random weights." };
         var cmd = new Command("pretrain", "Generative (next-byte) pretraining of a bGPT language model on files.") { data, output, init };
@@ -90,7 +101,7 @@ public static partial class BGptCli
         cmd.SetAction(r =>
         {
             var ml = new MLContext(r.GetValue(schedule.Seed));
-            var rows = ml.Data.LoadFromEnumerable(Files(r.GetValue(data)!));
+            var rows = ml.Data.LoadFromEnumerable(UnlabeledFiles(r.GetValue(data)!));
             var options = new BGptPretrainingOptions
             {
                 Config = shape.Config(r), PretrainedWeights = r.GetValue(init), CheckpointPath = r.GetValue(output), SamplingKeyColumnName = nameof(LabeledFile.Group),
@@ -132,9 +143,7 @@ public static partial class BGptCli
             var model = WithProgress("train", p => { options.Progress = p; return pipeline.Fit(rows); });
             var readable = model.Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(model.Transform(rows)));
             var target = r.GetValue(output)!;
-            var tmp = target + ".tmp";
-            ml.Model.Save(readable, rows.Schema, tmp);
-            File.Move(tmp, target, overwrite: true);
+            AtomicFile.Write(target, s => ml.Model.Save(readable, rows.Schema, s));
             foreach (var e in trainer.LastTrainingHistory!)
                 o.WriteLine($"epoch {e.Epoch}: train loss {e.TrainLoss:F4}, validation accuracy {e.ValidationAccuracy?.ToString("P2", CultureInfo.InvariantCulture) ?? "-"}{(e.IsBest ? " (best)" : "")}");
             o.WriteLine($"wrote {target}");

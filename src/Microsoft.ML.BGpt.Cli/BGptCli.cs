@@ -25,7 +25,9 @@ public static partial class BGptCli
         {
             return root.Parse(args).Invoke(config);
         }
-        catch (Exception e) when (e is BGptCheckpointException or IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+        // Any failure (bad input files, a diverged run, ...) is a message and exit code 1, never a stack trace;
+        // out of memory is left to crash, as the process may not be able to do anything else.
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             stderr.WriteLine($"bgpt: error: {e.Message}");
             return 1;
@@ -166,9 +168,7 @@ public static partial class BGptCli
             var options = new SamplingOptions { TopK = r.GetValue(topK), TopP = r.GetValue(topP), Temperature = r.GetValue(temperature) };
             var bytes = new BGptGenerator(model).Generate(prefix, options, new Random(r.GetValue(seed)), r.GetValue(patches));
             var outPath = r.GetValue(output)!;
-            var tmp = outPath + ".tmp";
-            File.WriteAllBytes(tmp, bytes);
-            File.Move(tmp, outPath, overwrite: true);
+            AtomicFile.Write(outPath, s => s.Write(bytes));
             o.WriteLine($"wrote {bytes.Length} bytes to {outPath}");
             return 0;
         });

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.ML.BGpt.Checkpoints;
 
 namespace Microsoft.ML.BGpt.Cli;
 
@@ -11,14 +12,13 @@ internal static class NpyWriter
         var header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}";
         int total = 10 + header.Length + 1;
         header = header.PadRight(header.Length + (64 - total % 64) % 64) + "\n"; // data starts 64-byte aligned
-        var tmp = path + ".tmp";
-        using (var f = new BinaryWriter(File.Create(tmp)))
+        AtomicFile.Write(path, stream =>
         {
+            using var f = new BinaryWriter(stream, Encoding.ASCII, leaveOpen: true);
             f.Write(new byte[] { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0 });
             f.Write((ushort)header.Length);
             f.Write(Encoding.ASCII.GetBytes(header));
             foreach (var v in data) f.Write(v);
-        }
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 }

@@ -4,3 +4,5 @@ using System.Runtime.CompilerServices;
 [assembly: InternalsVisibleTo("Microsoft.ML.BGpt.TorchSharp")]
 [assembly: InternalsVisibleTo("Microsoft.ML.BGpt.Tests")]
 [assembly: InternalsVisibleTo("Microsoft.ML.BGpt.Benchmarks")]
+// The bgpt command line (assembly "bgpt") writes its outputs through AtomicFile.
+[assembly: InternalsVisibleTo("bgpt")]

@@ -40,8 +40,10 @@ public static class BGptModels
     /// </summary>
     public static BGptClassifier ClassifierFromPretrained(BGptCheckpoint checkpoint, int labels, string? source = null)
     {
+        // The head starts fresh, so a classifier checkpoint's own head (any label count) must not be shape-checked.
+        var weights = checkpoint.Weights.Where(kv => !kv.Key.StartsWith("classifier.", StringComparison.Ordinal)).ToDictionary();
         var model = new BGptClassifier(checkpoint.Config, labels);
-        ModelWeights.Load(model, checkpoint.Weights, source, key => Optional(key) || key.StartsWith("classifier.", StringComparison.Ordinal));
+        ModelWeights.Load(model, weights, source, key => Optional(key) || key.StartsWith("classifier.", StringComparison.Ordinal));
         return model;
     }
 

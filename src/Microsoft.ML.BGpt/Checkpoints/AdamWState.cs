@@ -49,7 +49,8 @@ public sealed class AdamWState
             result[p.Key] = new AdamWParameterState(
                 s.Get("step") switch
                 {
-                    TensorData t => t.ToFloatArray()[0],
+                    TensorData { ElementCount: 1 } t => t.ToFloatArray()[0],
+                    TensorData t => throw new BGptCheckpointException(file, $"optimizer 'step' has shape {t.ShapeText}, expected one value.", p.Key),
                     long l => l,
                     double d => d,
                     _ => throw new BGptCheckpointException(file, "optimizer state has no 'step'.", p.Key),

@@ -30,6 +30,11 @@ public sealed partial class BGptCheckpoint
         if (kind == BGptCheckpointKind.Classifier && labels is not null && labels.Count != numLabels)
             throw new BGptCheckpointException(file, $"{labels.Count} labels but the classifier has {numLabels} outputs.", BGptStateDictLayout.ClassifierWeight);
 
+        // lm_head and the byte wte are one tensor in the original; loaders read wte, so fill it from lm_head.
+        if (kind == BGptCheckpointKind.LanguageModel && !input.ContainsKey(BGptStateDictLayout.ByteWte)
+            && input.TryGetValue(BGptStateDictLayout.LmHead, out var head))
+            input[BGptStateDictLayout.ByteWte] = head;
+
         // Keep the original module order, whatever order the source had.
         var ordered = new OrderedDictionary<string, TensorData>();
         foreach (var e in _layout) if (input.TryGetValue(e.Key, out var t)) ordered[e.Key] = t;

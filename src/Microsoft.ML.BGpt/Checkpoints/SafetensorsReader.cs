@@ -46,6 +46,7 @@ public static class SafetensorsReader
             {
                 if (p.Name == "__metadata__")
                 {
+                    if (p.Value.ValueKind != JsonValueKind.Object) throw new BGptCheckpointException(name, "'__metadata__' is not an object.");
                     foreach (var m in p.Value.EnumerateObject()) metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
                     continue;
                 }

@@ -43,6 +43,15 @@ public class BGptCheckpointTests
     }
 
     [Fact]
+    public void TheTiedLmHeadStandsInForAMissingByteEmbedding()
+    {
+        const string wte = "byte_level_decoder.base.transformer.wte.weight", head = "byte_level_decoder.base.lm_head.weight";
+        var slim = new BGptCheckpoint(Lm.Weights.Where(kv => kv.Key != wte));
+        slim.Weights.Keys.Should().Equal(Lm.Weights.Keys);
+        slim.Weights[wte].Should().BeSameAs(slim.Weights[head]);
+    }
+
+    [Fact]
     public void ReadsLabelsAndMetadata()
     {
         Cls.Labels.Should().Equal("irish.abc", "noise.bin", "prose.txt");

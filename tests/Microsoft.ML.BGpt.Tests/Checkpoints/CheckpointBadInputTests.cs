@@ -120,6 +120,29 @@ public class CheckpointBadInputTests
     }
 
     [Fact]
+    public void SafetensorsMetadataThatIsNotAnObject()
+    {
+        var json = Encoding.UTF8.GetBytes("{\"__metadata__\":[1,2],\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}");
+        var bytes = BitConverter.GetBytes((long)json.Length).Concat(json).Concat(new byte[4]).ToArray();
+        LoadFails(WriteFile("meta.safetensors", bytes)).Message.Should().Contain("'__metadata__' is not an object");
+    }
+
+    [Fact]
+    public void EmptyOptimizerStepTensorNamesTheParameter()
+    {
+        var tree = (PickleDict)PthReader.Read(CheckpointFixtures.PathOf("lm.pth"))!;
+        var state = (PickleDict)((PickleDict)tree["optimizer"]!)["state"]!;
+        var (index, entry) = state.First();
+        ((PickleDict)entry!)["step"] = TensorData.FromFloats([], [0]);
+        var path = Path.Combine(_dir, "emptystep.pth");
+        PthWriter.Write(path, tree);
+        var key = BGptCheckpoint.Load(CheckpointFixtures.PathOf("lm.pth")).ParameterNames[(int)(long)index];
+        var e = LoadFails(path);
+        e.TensorKey.Should().Be(key);
+        e.Message.Should().Contain("step");
+    }
+
+    [Fact]
     public void MissingFile() => LoadFails(Path.Combine(_dir, "nope.pth")).Message.Should().Contain("not found");
 
     private static byte[] Read(System.IO.Compression.ZipArchiveEntry e)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FluentAssertions;
+using Microsoft.ML.BGpt.Checkpoints;
 using Microsoft.ML.BGpt.Cli;
 using Xunit;
 
@@ -55,6 +56,31 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void Embed_takes_the_patch_decoder_of_a_classifier_checkpoint()
+    {
+        // cls.pth shares lm.pth's patch decoder, so its pooled features are the reference ones.
+        var npy = Path.Combine(_dir, "features.npy");
+        var (code, _, err) = Run("embed", "-w", Fx("cls.pth"), "-o", npy, Fx("inputs/poem.txt"));
+        code.Should().Be(0, err);
+        var features = Npy.ReadFloat32(npy, out var shape);
+        shape.Should().Equal(1, 128);
+        features.Zip(ReferenceFixtures.Floats("cases/05/pooled.npy"), (a, b) => Math.Abs(a - b)).Max().Should().BeLessThan(1e-4f);
+    }
+
+    [Fact]
+    public void Loss_accepts_a_checkpoint_with_only_the_tied_lm_head()
+    {
+        var tree = (PickleDict)PthReader.Read(Fx("lm.state_dict.pth"))!;
+        tree.Remove("byte_level_decoder.base.transformer.wte.weight").Should().BeTrue();
+        var slim = Path.Combine(_dir, "slim.pth");
+        PthWriter.Write(slim, tree);
+        var full = Run("loss", "-w", Fx("lm.pth"), Fx("inputs/poem.txt"));
+        var fromSlim = Run("loss", "-w", slim, Fx("inputs/poem.txt"));
+        fromSlim.Code.Should().Be(0, fromSlim.Err);
+        fromSlim.Out.Split('\n')[1].Split('\t')[1..].Should().Equal(full.Out.Split('\n')[1].Split('\t')[1..]);
+    }
+
+    [Fact]
     public void Loss_prints_the_original_loss_and_bits_per_byte()
     {
         var (code, output, _) = Run("loss", "-w", Fx("lm.pth"), Fx("inputs/poem.txt"));
@@ -95,6 +121,45 @@ public class CliTests : IDisposable
         var logits = results.Single(r => r.Name == "logits").AsEnumerable<float>().ToArray();
         logits.Zip(ReferenceFixtures.Floats("cases/05/cls_logits.npy"), (a, b) => Math.Abs(a - b)).Max().Should().BeLessThan(1e-4f);
         Run("export-onnx", "-w", Fx("cls.pth"), "-o", onnx, "--head", "bpb").Code.Should().NotBe(0);
+    }
+
+    [Fact]
+    public void Outputs_leave_a_users_tmp_file_alone()
+    {
+        var npy = Path.Combine(_dir, "out.npy");
+        var abc = Path.Combine(_dir, "out.abc");
+        File.WriteAllText(npy + ".tmp", "keep");
+        File.WriteAllText(abc + ".tmp", "keep");
+        Run("classify", "-w", Fx("cls.pth"), "-o", npy, Fx("inputs/poem.txt")).Code.Should().Be(0);
+        Run("generate", "-w", Fx("lm.pth"), "--ext", "abc", "--patches", "1", "-o", abc).Code.Should().Be(0);
+        File.ReadAllText(npy + ".tmp").Should().Be("keep");
+        File.ReadAllText(abc + ".tmp").Should().Be("keep");
+        Npy.ReadFloat32(npy, out var shape);
+        shape.Should().Equal(1, 3);
+        Directory.GetFiles(_dir).Select(Path.GetFileName).Should().BeEquivalentTo("out.npy", "out.npy.tmp", "out.abc", "out.abc.tmp");
+    }
+
+    [Fact]
+    public void A_model_that_is_not_a_zip_is_an_error_not_a_crash()
+    {
+        var data = Path.Combine(_dir, "data");
+        Directory.CreateDirectory(Path.Combine(data, "a"));
+        File.WriteAllText(Path.Combine(data, "a", "x.txt"), "hello");
+        var notAZip = Path.Combine(_dir, "model.txt");
+        File.WriteAllText(notAZip, "not a model");
+        var (code, _, err) = Run("evaluate", "--model", notAZip, "--data", data);
+        code.Should().Be(1);
+        err.Should().Contain("bgpt: error");
+    }
+
+    [Fact]
+    public void A_csv_line_without_a_comma_is_an_error_not_a_crash()
+    {
+        var csv = Path.Combine(_dir, "files.csv");
+        File.WriteAllText(csv, "path,label\nno-comma-here\n");
+        var (code, _, err) = Run("evaluate", "--model", Path.Combine(_dir, "model.zip"), "--data", csv);
+        code.Should().Be(1);
+        err.Should().Contain("bgpt: error").And.Contain("files.csv");
     }
 
     [Fact]

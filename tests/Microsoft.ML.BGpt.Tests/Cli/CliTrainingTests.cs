@@ -35,10 +35,12 @@ public class CliTrainingTests : IDisposable
         BGptCheckpoint.Load(lm).Kind.Should().Be(BGptCheckpointKind.LanguageModel);
 
         var zip = Path.Combine(_dir, "model.zip");
+        File.WriteAllText(zip + ".tmp", "keep");
         var train = Run("train", "--data", data, "-w", lm, "--out", zip, "--epochs", "5", "--lr", "0.003", "--batch-size", "8");
         train.Code.Should().Be(0, train.Err);
         train.Out.Should().Contain("epoch 5").And.Contain("wrote");
         File.Exists(zip).Should().BeTrue();
+        File.ReadAllText(zip + ".tmp").Should().Be("keep");
 
         var evaluate = Run("evaluate", "--model", zip, "--data", data);
         evaluate.Code.Should().Be(0, evaluate.Err);
@@ -47,5 +49,19 @@ public class CliTrainingTests : IDisposable
         accuracy.Should().BeGreaterThan(80);
 
         Run("train", "--data", Path.Combine(_dir, "missing"), "--out", zip).Code.Should().NotBe(0);
+    }
+
+    [Fact]
+    public void Pretrain_takes_a_flat_folder_of_unlabeled_files()
+    {
+        var data = Path.Combine(_dir, "flat");
+        Directory.CreateDirectory(data);
+        File.WriteAllText(Path.Combine(data, "a.txt"), "the quick brown fox");
+        File.WriteAllBytes(Path.Combine(data, "b.bin"), [1, 2, 3, 4, 5, 6, 7, 8]);
+        var lm = Path.Combine(_dir, "flat.pth");
+        var pretrain = Run("pretrain", "--data", data, "--out", lm, "--epochs", "1", "--batch-size", "2",
+            "--patch-size", "4", "--patch-length", "16", "--hidden", "32", "--patch-layers", "1", "--byte-layers", "1");
+        pretrain.Code.Should().Be(0, pretrain.Err);
+        BGptCheckpoint.Load(lm).Kind.Should().Be(BGptCheckpointKind.LanguageModel);
     }
 }
