@@ -54,7 +54,8 @@ public sealed class BGptAutoClassifierOptions
 
     /// <summary>
     /// Where to keep the pretrained language model (original checkpoint layout), or null (default) for a temporary
-    /// file that is deleted after Fit.
+    /// file that is deleted after Fit. Written only when the recipe pretrains (<c>LastRecipe.Pretraining</c> is not
+    /// null); otherwise a file already there is neither created nor changed.
     /// </summary>
     public string? PretrainedCheckpointPath { get; set; }
 

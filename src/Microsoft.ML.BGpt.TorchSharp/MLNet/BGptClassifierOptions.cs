@@ -52,7 +52,7 @@ public class BGptClassifierOptions : ClassifierTrainingOptions
     /// <summary>ONNX Runtime intra-op threads of the fitted model; null (default) uses every core the process may use. A model loaded from a zip gets ONNX Runtime's default instead (ML.NET does not save thread settings).</summary>
     public int? InferenceThreads { get; set; }
 
-    /// <summary>Serve the fitted model as an int8 graph (dynamic quantization): about 3x faster, slightly less exact. Default false.</summary>
+    /// <summary>Serve the fitted model as an int8 graph (dynamic quantization): about 2.2–2.4x faster at 8 KB for the paper's model, weights a quarter of the size, slightly less exact (docs/benchmarks.md). Default false.</summary>
     public bool QuantizeInference { get; set; }
 
     /// <summary>Receives progress after every optimizer step (epoch, step, loss, learning rate, validation accuracy, bytes/s, ETA).</summary>

@@ -30,13 +30,13 @@ public abstract class BGptTrainingOptions
 
     /// <summary>
     /// Dropout probability of embeddings, attention and residuals while training (GPT-2's 0.1, the original's).
-    /// The trained model is a copy built with this value. Default 0.1; range [0, 0.5].
+    /// The trained model is a copy built with this value. Default 0.1; valid [0, 1), sensible 0 to 0.5.
     /// </summary>
     public double Dropout { get; set; } = 0.1;
 
     /// <summary>
     /// Share of the training data held out (with <see cref="Seed"/>; per class for classification) for validation
-    /// when no validation list is passed to Train. 0 turns validation off. Default 0.1; range [0, 0.5].
+    /// when no validation list is passed to Train. 0 turns validation off. Default 0.1; valid [0, 1), sensible 0 to 0.5.
     /// </summary>
     public double ValidationFraction { get; set; } = 0.1;
 
@@ -92,7 +92,7 @@ public abstract class BGptTrainingOptions
 
     /// <summary>
     /// Arithmetic of the forward and backward passes. <see cref="TrainingPrecision.Float32"/> (the default) is the
-    /// original's. <see cref="TrainingPrecision.BFloat16Mixed"/> runs them on a bfloat16 copy of the model (1.5-2.4x
+    /// original's. <see cref="TrainingPrecision.BFloat16Mixed"/> runs them on a bfloat16 copy of the model (1.5–2.4x
     /// faster for the paper's model on CPUs with AVX512-BF16 or AMX, docs/benchmarks.md), with float32 master weights,
     /// gradients, AdamW state, losses and validation; checkpoints and the exported model stay float32. Small models
     /// (hidden 128) gain little: their time is not in matrix products.
