@@ -38,8 +38,7 @@ public sealed class BGptGenerator
         options.Validate();
         if (prefix.Count < _patchSize)
             throw new ArgumentException($"The prefix needs at least one whole patch ({_patchSize} tokens); it has {prefix.Count}.", nameof(prefix));
-        if (prefix.Any(t => t is < 0 or > BGptConfig.SpecialToken))
-            throw new ArgumentException("Prefix tokens must be in 0..256.", nameof(prefix));
+        CheckTokens(prefix, nameof(prefix));
 
         var output = new List<byte>();
         int full = prefix.Count / _patchSize * _patchSize, total = prefix.Count, calls = 0;
@@ -57,7 +56,7 @@ public sealed class BGptGenerator
                 using var patches = tensor(pending.Select(t => (long)t).ToArray(), new long[] { 1, pending.Length });
                 var hidden = _model.PatchDecoder.forward(patches, null, patchCache); // [1, n, H]
                 var feature = hidden[0, -1];                                          // [H]
-                var generated = GeneratePatch(feature, partial, options, random);
+                var generated = NextPatch(feature, partial, options, random);
                 calls++;
                 int end = generated.IndexOf(BGptConfig.SpecialToken);
                 output.AddRange(generated.Take(end < 0 ? generated.Count : end).Select(t => (byte)t));
@@ -78,7 +77,28 @@ public sealed class BGptGenerator
     /// One call of the original's <c>generate</c>: the bytes that complete the patch after <paramref name="context"/>
     /// (the already known bytes of that patch), stopping early at 256.
     /// </summary>
+    /// <remarks>Runs the model in eval mode without gradients, as <see cref="Generate"/> does (dropout would change the draws).</remarks>
     public List<int> GeneratePatch(Tensor feature, IReadOnlyList<int> context, SamplingOptions options, Random random)
+    {
+        options.Validate();
+        if (context.Count >= _patchSize)
+            throw new ArgumentException($"context: {context.Count} known bytes leave nothing to generate in a {_patchSize}-byte patch.", nameof(context));
+        CheckTokens(context, nameof(context));
+        using var _ = no_grad();
+        bool wasTraining = _model.training;
+        _model.eval();
+        try { return NextPatch(feature, context, options, random); }
+        finally { _model.train(wasTraining); }
+    }
+
+    private static void CheckTokens(IReadOnlyList<int> tokens, string name)
+    {
+        for (int i = 0; i < tokens.Count; i++)
+            if (tokens[i] is < 0 or > BGptConfig.SpecialToken)
+                throw new ArgumentException($"{name}: token {i} is {tokens[i]}; tokens must be 0..255 or the special {BGptConfig.SpecialToken}.", name);
+    }
+
+    private List<int> NextPatch(Tensor feature, IReadOnlyList<int> context, SamplingOptions options, Random random)
     {
         using var outer = NewDisposeScope();
         var head = _model.ByteDecoder.Head;

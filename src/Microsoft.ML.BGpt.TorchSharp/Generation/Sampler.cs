@@ -24,7 +24,9 @@ internal static class Sampler
 
         if (options.Temperature != 1)
         {
-            for (int i = 0; i < p.Length; i++) p[i] = p[i] > 0 ? Math.Pow(p[i], 1 / options.Temperature) : 0;
+            // p^(1/T) relative to the largest p, in logs: at low temperatures p^(1/T) alone underflows to 0 for every byte.
+            double logMax = Math.Log(p.Max());
+            for (int i = 0; i < p.Length; i++) p[i] = p[i] > 0 ? Math.Exp((Math.Log(p[i]) - logMax) / options.Temperature) : 0;
             Normalize(p);
         }
 

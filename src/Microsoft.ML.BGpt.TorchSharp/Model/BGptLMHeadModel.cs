@@ -67,7 +67,7 @@ public sealed class BGptLMHeadModel : nn.Module
     private (Tensor Features, Tensor Targets) FeaturesAndTargets(Tensor patches, Tensor? patchMask)
     {
         int p = Config.PatchSize;
-        var tokens = patches.view(patches.shape[0], -1, p).to_type(ScalarType.Int64);   // [B, N, P]
+        var tokens = PatchLevelDecoder.Tokens(patches, p);                                // [B, N, P], checked
         long n = tokens.shape[1];
         var mask = patchMask?.to_type(ScalarType.Bool) ?? ones(tokens.shape[0], n, ScalarType.Bool, tokens.device);
         var hidden = patch_level_decoder.forward(tokens, patchMask is null ? null : mask); // [B, N, H]

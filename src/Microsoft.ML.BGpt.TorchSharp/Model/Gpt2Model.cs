@@ -46,7 +46,8 @@ public sealed class Gpt2Model : nn.Module
     {
         long past = cache?.Length ?? 0, t = inputsEmbeds.shape[1];
         if (past + t > Positions)
-            throw new ArgumentException($"Sequence of {past + t} positions exceeds the model's {Positions} learned positions.");
+            throw new ArgumentException($"{past + t} positions exceed this decoder's {Positions} learned positions " +
+                "(BGptConfig.PatchLength for the patch-level decoder, PatchSize + 1 for the byte-level one).", nameof(inputsEmbeds));
         using var positions = wpe.weight!.narrow(0, past, t);                  // rows past..past + t - 1: [T, H]
         var x = F.dropout(Ops.Add(inputsEmbeds, positions), _dropout, training);
         for (int i = 0; i < h.Count; i++) x = h[i].forward(x, keyMask, cache, i);

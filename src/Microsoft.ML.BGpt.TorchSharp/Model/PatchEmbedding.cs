@@ -83,22 +83,41 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
     // Guards both caches: two threads' first forwards must not both make (and drop) one.
     private readonly object _sumLock = new();
 
-    private TorchSharp.Modules.EmbeddingBag SumOfRows()
+    private TorchSharp.Modules.EmbeddingBag? SumOfRows()
     {
         lock (_sumLock)
         {
             if (_sum is { } cached && ReferenceEquals(cached.Weight, weight)) return cached.Bag;
+            // Making the module draws a throwaway initialisation from the global generator, whose state is then put
+            // back, so a seeded run's dropout and sampling are what they would be without this cache. While another
+            // thread's training run draws from that generator, putting it back would rewind the run: null then,
+            // and this forward sums without the module.
+            TorchSharp.Modules.EmbeddingBag? bag = null;
+            Training.TorchSettingsScope.UnlessAnotherRun(() =>
+            {
+                using var generator = Generator.Default;
+                using var state = generator.get_state();
+                bag = nn.EmbeddingBag_from_pretrained(weight, freeze: !weight.requires_grad, mode: EmbeddingBagMode.Sum);
+                generator.set_state(state);
+            });
+            if (bag is null) return null;
             _sum?.Bag.Dispose();
-            // Making the module draws a throwaway initialisation from the global generator: put its state back, so
-            // a seeded run's dropout and sampling are what they would be without this cache.
-            using var generator = Generator.Default;
-            using var state = generator.get_state();
-            var bag = nn.EmbeddingBag_from_pretrained(weight, freeze: !weight.requires_grad, mode: EmbeddingBagMode.Sum);
-            generator.set_state(state);
             _sum = (weight, bag);
             return bag;
         }
     }
+
+    /// <summary>The same sum as embedding_bag's, through the [B * N, P, H] gather: rows [B * N, P] -> [B * N, H].</summary>
+    private Tensor GatheredSum(Tensor rows)
+    {
+        using var flat = rows.flatten();
+        using var gathered = weight.index_select(0, flat);
+        using var bags = gathered.view(rows.shape[0], _patchSize, weight.shape[1]);
+        return bags.sum(1);
+    }
+
+    /// <summary>Whether a forward has made the embedding_bag module for the current weight (tests).</summary>
+    internal bool HasSumModule { get { lock (_sumLock) return _sum is { } s && ReferenceEquals(s.Weight, weight); } }
 
     /// <summary>Each patch's embedding: the sum of its bytes' rows plus the bias, [B, N, P] int64 tokens -> [B, N, H].</summary>
     public override Tensor forward(Tensor patches) // [B, N, P] int64 tokens -> [B, N, H]
@@ -109,7 +128,7 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         // One fused kernel sums each patch's rows, forward and backward, instead of writing the [B, N, P, H] gather
         // (8 KB at H 768: 25 MB per file) and reading it back: training steps take 1.1-1.5x less time
         // (docs/benchmarks.md).
-        using var summed = SumOfRows().forward(rows, null, null);                      // [B * N, H]
+        using var summed = SumOfRows() is { } bag ? bag.forward(rows, null, null) : GatheredSum(rows); // [B * N, H]
         using var shaped = summed.view(b, n, h);                                        // [B, N, H]
         return Ops.Add(shaped, bias);
     }

@@ -28,13 +28,38 @@ public sealed class PatchLevelDecoder : nn.Module
     /// <summary>The GPT-2 over patches.</summary>
     public Gpt2Model Transformer => @base;
 
+    /// <summary>
+    /// patches [B, N, P] or [B, N * P] -> int64 [B, N, P], checked: whole patches, and every token a byte value or the
+    /// special 256 (the embedding reads row i * 257 + t, so any other value would silently read a neighbour's row; the
+    /// original's one_hot raises).
+    /// </summary>
+    internal static Tensor Tokens(Tensor patches, int patchSize)
+    {
+        long rows = Math.Max(1, patches.shape[0]), perRow = patches.numel() / rows;
+        if (patches.dim() < 2 || perRow % patchSize != 0)
+            throw new ArgumentException($"patches: shape [{string.Join(", ", patches.shape)}] is not [batch, patches x {patchSize}] (BGptConfig.PatchSize {patchSize}).", nameof(patches));
+        var tokens = patches.view(patches.shape[0], -1, patchSize).to_type(ScalarType.Int64);
+        if (tokens.numel() > 0)
+        {
+            using var lo = tokens.min();
+            using var hi = tokens.max();
+            long min = lo.item<long>(), max = hi.item<long>();
+            if (min < 0 || max > BGptConfig.SpecialToken)
+            {
+                tokens.Dispose();
+                throw new ArgumentOutOfRangeException(nameof(patches), $"patches: tokens must be 0..255 or the special {BGptConfig.SpecialToken}; found {min}..{max}.");
+            }
+        }
+        return tokens;
+    }
+
     /// <param name="patches">[B, N, P] or [B, N * P] tokens (0..256).</param>
     /// <param name="patchMask">[B, N] (true or 1 for real patches), or null when every patch is real.</param>
     /// <param name="cache">Cached keys/values of earlier patches, for generation.</param>
     /// <returns>last_hidden_state [B, N, H]</returns>
     public Tensor forward(Tensor patches, Tensor? patchMask = null, KvCache? cache = null)
     {
-        using var tokens = patches.view(patches.shape[0], -1, _patchSize).to_type(ScalarType.Int64); // [B, N, P]
+        using var tokens = Tokens(patches, _patchSize);                                               // [B, N, P]
         using var embeds = patch_embedding.forward(tokens);                                           // [B, N, H]
         using var mask = patchMask?.to_type(ScalarType.Bool);
         return @base.forward(embeds, mask, cache);

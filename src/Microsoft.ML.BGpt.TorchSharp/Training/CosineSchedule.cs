@@ -43,6 +43,12 @@ public sealed class CosineSchedule
         return Peak * Math.Max(0, 0.5 * (1 + Math.Cos(Math.PI * Math.Clamp(progress, 0, 1))));
     }
 
+    /// <summary>
+    /// The fraction at which <see cref="AtFraction"/> gives <see cref="At"/>(<paramref name="step"/>): (step + 1) / total
+    /// while warming up (whose first step already learns), step / total after.
+    /// </summary>
+    public double FractionOf(int step) => (step < WarmupSteps ? step + 1.0 : step) / TotalSteps;
+
     /// <summary>Learning rate of the optimizer step with 0-based index <paramref name="step"/>.</summary>
     public double At(int step)
     {

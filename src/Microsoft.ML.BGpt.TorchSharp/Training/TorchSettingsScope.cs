@@ -11,7 +11,7 @@ namespace Microsoft.ML.BGpt.Training;
 /// </summary>
 internal sealed class TorchSettingsScope : IDisposable
 {
-    private readonly int _threads;
+    private readonly int? _threads; // the process-wide count to put back, when this scope changed it
     private readonly Tensor _rngState;
     private readonly IDisposable _heap;
 
@@ -23,9 +23,12 @@ internal sealed class TorchSettingsScope : IDisposable
         Monitor.Enter(Turn);
         try
         {
-            _threads = get_num_threads();
             _rngState = random.get_rng_state().DetachFromDisposeScope();
-            if (threads is { } n) set_num_threads(n);
+            if (threads is { } n)
+            {
+                _threads = ProcessThreads();
+                set_num_threads(n);
+            }
             _heap = NativeMemory.RetainFreedMemory();
         }
         catch
@@ -35,6 +38,30 @@ internal sealed class TorchSettingsScope : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> holding the turn, unless another thread's run holds it (then returns false and
+    /// runs nothing): for work that must not touch the global generator under a run in progress.
+    /// </summary>
+    internal static bool UnlessAnotherRun(Action action)
+    {
+        if (!Monitor.TryEnter(Turn)) return false;
+        try { action(); return true; }
+        finally { Monitor.Exit(Turn); }
+    }
+
+    /// <summary>
+    /// The count set_num_threads last gave the process, as a new thread sees it: the calling thread's own OpenMP copy
+    /// may be older (a pool thread that used torch before the count changed), and restoring that would undo the change.
+    /// </summary>
+    private static int ProcessThreads()
+    {
+        int n = 0;
+        var thread = new Thread(() => n = get_num_threads());
+        thread.Start();
+        thread.Join();
+        return n;
+    }
+
     private bool _disposed;
 
     public void Dispose()
@@ -42,7 +69,7 @@ internal sealed class TorchSettingsScope : IDisposable
         if (_disposed) return;
         _disposed = true;
         _heap.Dispose();
-        set_num_threads(_threads);
+        if (_threads is { } n) set_num_threads(n);
         random.set_rng_state(_rngState);
         _rngState.Dispose();
         Monitor.Exit(Turn);

@@ -145,7 +145,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
     /// and never rises again when the speed changes.
     /// </summary>
     private double LearningRate(CosineSchedule schedule, RunClock run, int step) => options.MaxTrainingTime is { } budget
-        ? schedule.AtFraction(Math.Max((step + 1.0) / schedule.TotalSteps, run.Elapsed / budget))
+        ? schedule.AtFraction(Math.Max(schedule.FractionOf(step), run.Elapsed / budget))
         : schedule.At(step);
 
     /// <summary>

@@ -51,4 +51,36 @@ public class GenerationTests(ITestOutputHelper output)
             top2.Should().Contain(chosen[i]);
         }
     }
+
+    [Fact]
+    public void Low_temperatures_sharpen_towards_the_most_likely_byte_instead_of_failing()
+    {
+        var flat = Enumerable.Repeat(1f / 257, 257).ToArray();
+        flat[42] = 2f / 257; // one byte twice as likely as the rest
+        var cold = new SamplingOptions { Temperature = 0.005 };
+        // (1/257)^200 underflows to 0; relative to the largest probability the distribution is all but one-hot.
+        Enumerable.Range(0, 20).Select(seed => Microsoft.ML.BGpt.Modeling.Sampler.Sample(flat, cold, new Random(seed))).Should().OnlyContain(b => b == 42);
+        var uniform = Enumerable.Repeat(1f / 257, 257).ToArray();
+        Microsoft.ML.BGpt.Modeling.Sampler.Sample(uniform, cold, new Random(3)).Should().BeInRange(0, 256, "ties stay sampleable");
+    }
+
+    [Fact]
+    public void One_patch_is_generated_in_eval_mode_and_a_full_context_is_refused()
+    {
+        using var model = FixtureModels.LanguageModel();
+        model.train(); // left in training mode by the caller: dropout must not reach the draws
+        var generator = new BGptGenerator(model);
+        TorchSharp.torch.manual_seed(3);
+        using var feature = TorchSharp.torch.randn(model.Config.HiddenSize);
+        var options = new SamplingOptions { TopK = 0, TopP = 1, Temperature = 1 };
+        var first = generator.GeneratePatch(feature, [65, 66], options, new Random(1));
+        var second = generator.GeneratePatch(feature, [65, 66], options, new Random(1));
+        second.Should().Equal(first);
+        model.training.Should().BeTrue("the caller's mode is put back");
+        var full = Enumerable.Repeat(65, model.Config.PatchSize).ToArray();
+        FluentActions.Invoking(() => generator.GeneratePatch(feature, full, options, new Random(1))).Should().Throw<ArgumentException>().WithMessage("*context*nothing to generate*");
+        FluentActions.Invoking(() => generator.GeneratePatch(feature, [65, 300], options, new Random(1))).Should().Throw<ArgumentException>().WithMessage("*token 1 is 300*");
+    }
 }
+
+

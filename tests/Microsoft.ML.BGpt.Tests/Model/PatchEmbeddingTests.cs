@@ -96,4 +96,61 @@ public class PatchEmbeddingTests
         using var d = (a.detach() - b.detach()).abs().max();
         return d.item<float>();
     }
+
+    [Fact]
+    public void Tokens_outside_0_to_256_and_partial_patches_are_refused_by_name()
+    {
+        using var model = ToyData.Classifier();
+        var cfg = model.Config;
+        using var scope = NewDisposeScope();
+        Tensor Ids(params long[] values) => tensor(values, ScalarType.Int64).reshape(1, -1);
+        var good = Enumerable.Repeat(65L, 2 * cfg.PatchSize).ToArray();
+        model.forward(Ids(good)).shape.Should().Equal([1, 2]);
+
+        var high = (long[])good.Clone();
+        high[0] = 257; // would read byte 0 of the next position's rows
+        FluentActions.Invoking(() => model.forward(Ids(high))).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*patches*0..255*256*found 65..257*");
+        var negative = (long[])good.Clone();
+        negative[3] = -1;
+        FluentActions.Invoking(() => model.forward(Ids(negative))).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*found -1..65*");
+        FluentActions.Invoking(() => model.forward(Ids(good[..^1]))).Should().Throw<ArgumentException>().WithMessage($"*patches*PatchSize {cfg.PatchSize}*");
+        var tooLong = Enumerable.Repeat(65L, (cfg.PatchLength + 1) * cfg.PatchSize).ToArray();
+        FluentActions.Invoking(() => model.forward(Ids(tooLong))).Should().Throw<ArgumentException>().WithMessage("*PatchLength*");
+    }
+
+    [Fact]
+    public void Under_another_threads_run_a_first_forward_leaves_the_generator_alone_and_sums_the_same()
+    {
+        using var reference = ToyData.Classifier(seed: 5);
+        using var fresh = ToyData.Classifier(seed: 5);
+        var tokens = Enumerable.Range(0, 3 * reference.Config.PatchSize).Select(i => (long)(i * 37 % 257)).ToArray();
+        using var expected = reference.PatchDecoder.Embedding.forward(tensor(tokens).view(1, 3, -1)); // makes its bag
+        reference.PatchDecoder.Embedding.HasSumModule.Should().BeTrue();
+
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var run = new Thread(() =>
+        {
+            using var scope = new Microsoft.ML.BGpt.Training.TorchSettingsScope(null); // a training run's turn
+            holding.Set();
+            release.Wait();
+        });
+        run.Start();
+        holding.Wait();
+        try
+        {
+            using var got = fresh.PatchDecoder.Embedding.forward(tensor(tokens).view(1, 3, -1));
+            fresh.PatchDecoder.Embedding.HasSumModule.Should().BeFalse("making the module would reset the running thread's generator");
+            got.sub(expected).abs().max().item<float>().Should().BeLessThan(1e-6f);
+        }
+        finally
+        {
+            release.Set();
+            run.Join();
+        }
+        using var after = fresh.PatchDecoder.Embedding.forward(tensor(tokens).view(1, 3, -1));
+        fresh.PatchDecoder.Embedding.HasSumModule.Should().BeTrue("with no run in progress the module is made");
+    }
 }
+
+

@@ -112,6 +112,56 @@ public class ClassifierTrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_run_on_a_thread_with_an_old_thread_count_leaves_the_process_count_alone()
+    {
+        static int GlobalThreads()
+        {
+            int n = 0;
+            var thread = new Thread(() => n = TorchSharp.torch.get_num_threads());
+            thread.Start();
+            thread.Join();
+            return n;
+        }
+
+        int before = GlobalThreads();
+        try
+        {
+            TorchSharp.torch.set_num_threads(2);
+            using var ready = new ManualResetEventSlim();
+            using var go = new ManualResetEventSlim();
+            Exception? failure = null;
+            var worker = new Thread(() =>
+            {
+                try
+                {
+                    TorchSharp.torch.get_num_threads(); // this thread's copy: 2
+                    ready.Set();
+                    go.Wait();
+                    foreach (int? threads in new int?[] { null, 1 })
+                    {
+                        var options = ToyData.FastOptions(epochs: 1);
+                        options.Threads = threads;
+                        using var initial = ToyData.Classifier();
+                        ClassifierTrainer.Train(ToyData.Separable(8, 3), null, initial, options).Model.Dispose();
+                    }
+                }
+                catch (Exception e) { failure = e; }
+            });
+            worker.Start();
+            ready.Wait();
+            TorchSharp.torch.set_num_threads(3); // the process moves on; the worker's copy still says 2
+            go.Set();
+            worker.Join();
+            failure.Should().BeNull();
+            GlobalThreads().Should().Be(3, "a run without Threads changes nothing, and one with Threads restores the process's count");
+        }
+        finally
+        {
+            TorchSharp.torch.set_num_threads(before);
+        }
+    }
+
+    [Fact]
     public void Batches_with_masks_give_the_batch_1_validation_loss()
     {
         using var model = ToyData.Classifier();

@@ -42,9 +42,10 @@ public class ScheduleTests(ITestOutputHelper output)
     public void The_optimizer_really_uses_the_schedule()
     {
         var train = ToyData.Separable(8, seed: 6);
-        (List<TrainingProgress> Reports, float[] Weights) Run(double warmup, double lr, int epochs = 2)
+        (List<TrainingProgress> Reports, float[] Weights) Run(double warmup, double lr, int epochs = 2, TimeSpan? budget = null)
         {
             var options = ToyData.FastOptions(epochs);
+            options.MaxTrainingTime = budget;
             options.BatchSize = 2;
             options.ValidationFraction = 0;
             options.WarmupFraction = warmup;
@@ -59,6 +60,9 @@ public class ScheduleTests(ITestOutputHelper output)
         var expected = new CosineSchedule(1e-3, 0.5, 8);
         reports.Select(r => r.LearningRate).Should().Equal(Enumerable.Range(0, 8).Select(expected.At));
         output.WriteLine("lr: " + string.Join(", ", reports.Select(r => r.LearningRate.ToString("G3"))));
+        // A time budget that never binds follows the same steps (it used to run one step ahead and end at 0).
+        var (timed, _) = Run(0.5, 1e-3, budget: TimeSpan.FromHours(1));
+        timed.Select(r => r.LearningRate).Zip(Enumerable.Range(0, 8).Select(expected.At)).Should().OnlyContain(p => Math.Abs(p.First - p.Second) < 1e-15);
 
         // In the original the schedule never reaches the optimizer, so the warm-up changed nothing; here it must.
         var (_, noWarmup) = Run(0.0, 1e-3);
