@@ -59,7 +59,7 @@ public static partial class BGptCli
             o.WriteLine($"hidden size:     {c.HiddenSize}");
             o.WriteLine($"patch layers:    {c.PatchNumLayers}");
             o.WriteLine($"byte layers:     {(ckpt.Kind == BGptCheckpointKind.LanguageModel ? c.ByteNumLayers.ToString(CultureInfo.InvariantCulture) : "-")}");
-            o.WriteLine($"heads:           {c.NumHeads} (hidden / 64, as the original)");
+            o.WriteLine($"heads:           {c.NumHeads}{(c.NumHeads == Math.Max(1, c.HiddenSize / 64) ? " (hidden / 64, as the original)" : " (from the file; the original's would be hidden / 64)")}");
             o.WriteLine($"inner size:      {c.InnerSize}");
             o.WriteLine($"parameters:      {parameters:N0}");
             if (ckpt.Labels is { } labels) o.WriteLine($"labels:          {labels.Count}: {string.Join(", ", labels)}");

@@ -110,5 +110,8 @@ public sealed class BGptAutoClassificationEstimator : IEstimator<ITransformer>
         SchemaChecks.ByteVector(schema, _options.BytesColumnName, Component);
         SchemaChecks.ByteVector(schema, _options.ExtensionColumnName, Component);
         SchemaChecks.SamplingKey(schema, _options.SamplingKeyColumnName, Component);
+        // Checked before the run, not by the fine-tuning trainer after pretraining has taken its share of the budget.
+        OnnxPipeline.CheckNames(schema.Select(c => c.Name), _options.BytesColumnName, _options.ExtensionColumnName,
+            [(Onnx.BGptOnnxExporter.ProbabilitiesOutput, _options.ScoreColumnName)], Component);
     }
 }

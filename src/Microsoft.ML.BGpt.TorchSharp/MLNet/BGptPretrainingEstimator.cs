@@ -31,6 +31,7 @@ public sealed class BGptPretrainingEstimator : IEstimator<ITransformer>
         SchemaChecks.ByteVector(input.Schema, _options.BytesColumnName, Component);
         SchemaChecks.ByteVector(input.Schema, _options.ExtensionColumnName, Component);
         SchemaChecks.SamplingKey(input.Schema, _options.SamplingKeyColumnName, Component);
+        OnnxPipeline.CheckNames(input.Schema.Select(c => c.Name), _options.BytesColumnName, _options.ExtensionColumnName, GraphOutputs, Component);
         _options.Validate();
         var train = DataViewExamples.Read(input, _options.BytesColumnName, _options.ExtensionColumnName, null, false, Component, _options.SamplingKeyColumnName);
 
@@ -63,12 +64,15 @@ public sealed class BGptPretrainingEstimator : IEstimator<ITransformer>
         return fitted;
     }
 
+    private (string, string)[] GraphOutputs => [(BGptOnnxExporter.BitsPerByteOutput, _options.OutputColumnName)];
+
     /// <inheritdoc/>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         SchemaChecks.ByteVector(inputSchema, _options.BytesColumnName, Component);
         SchemaChecks.ByteVector(inputSchema, _options.ExtensionColumnName, Component);
         SchemaChecks.SamplingKey(inputSchema, _options.SamplingKeyColumnName, Component);
+        OnnxPipeline.CheckNames(inputSchema.Select(c => c.Name), _options.BytesColumnName, _options.ExtensionColumnName, GraphOutputs, Component);
         return Serving(StandIn.Value).GetOutputSchema(inputSchema);
     }
 

@@ -32,6 +32,17 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void Info_says_where_a_head_count_that_is_not_the_originals_comes_from()
+    {
+        Run("info", Fx("cls.pth")).Out.Should().Contain("heads:           2 (hidden / 64, as the original)");
+        var four = Path.Combine(_dir, "four-heads.safetensors");
+        BGptCheckpoint.Load(Fx("cls.pth"), numHeads: 4).Save(four, CheckpointFormat.Safetensors);
+        var (code, output, _) = Run("info", four);
+        code.Should().Be(0);
+        output.Should().Contain("heads:           4 (from the file; the original's would be hidden / 64)");
+    }
+
+    [Fact]
     public void Classify_writes_the_original_logits()
     {
         var npy = Path.Combine(_dir, "logits.npy");

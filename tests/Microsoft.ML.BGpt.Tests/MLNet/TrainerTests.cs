@@ -191,6 +191,30 @@ public class TrainerTests(ITestOutputHelper output) : IDisposable
         trainer.Fit(train, three.Transform(ml.Data.LoadFromEnumerable(reversed))).Should().NotBeNull("the same key mapping passes");
     }
 
+    public sealed class ClashRow
+    {
+        public byte[] Bytes { get; set; } = Array.Empty<byte>();
+        public byte[] Extension { get; set; } = Array.Empty<byte>();
+        public string Label { get; set; } = "";
+        public string probabilities { get; set; } = ""; // a user column named like a graph output
+    }
+
+    [Fact]
+    public void Trainers_refuse_an_input_column_named_like_the_graph_before_training()
+    {
+        var ml = new MLContext(seed: 0);
+        var data = ml.Data.LoadFromEnumerable(Toy(12, 2).Select(r => new ClashRow { Bytes = r.Bytes, Extension = r.Extension, Label = r.Label, probabilities = "x" }));
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        var bgpt = () => ml.MulticlassClassification.Trainers.BGpt(Options(epochs: 1)).Fit(keyed);
+        bgpt.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*Trainers.BGpt*'probabilities'*rename it first*");
+        var auto = () => ml.MulticlassClassification.Trainers.BGptAuto(new BGptAutoClassifierOptions()).Fit(keyed);
+        auto.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*BGptAuto*'probabilities'*");
+        var renamed = ml.Data.LoadFromEnumerable(Toy(12, 2).Select(r => new ClashRow { Bytes = r.Bytes, Extension = r.Extension, Label = r.Label }));
+        var pretrain = () => ml.Transforms.PretrainBGpt(new BGptPretrainingOptions { Config = Tiny, OutputColumnName = "Bits" })
+            .Fit(ml.Transforms.CopyColumns("bits_per_byte", "Label").Fit(renamed).Transform(renamed));
+        pretrain.Should().Throw<ArgumentOutOfRangeException>().WithMessage("*PretrainBGpt*'bits_per_byte'*");
+    }
+
     public sealed class WideKeyRow
     {
         public byte[] Bytes { get; set; } = Array.Empty<byte>();
