@@ -53,7 +53,7 @@ internal sealed class TorchSettingsScope : IDisposable
     /// The count set_num_threads last gave the process, as a new thread sees it: the calling thread's own OpenMP copy
     /// may be older (a pool thread that used torch before the count changed), and restoring that would undo the change.
     /// </summary>
-    private static int ProcessThreads()
+    internal static int ProcessThreads()
     {
         int n = 0;
         var thread = new Thread(() => n = get_num_threads());

@@ -84,15 +84,6 @@ public class ClassifierTrainerTests(ITestOutputHelper output)
         var second = new ToyData.SyncProgress(_ => secondStarted.Set());
 
         // libtorch's OpenMP keeps a copy per OS thread, taken from the process-wide value on first use: read it on a new one.
-        static int GlobalThreads()
-        {
-            int n = 0;
-            var thread = new Thread(() => n = TorchSharp.torch.get_num_threads());
-            thread.Start();
-            thread.Join();
-            return n;
-        }
-
         int before = TorchSharp.torch.get_num_threads();
         TorchSharp.torch.set_num_threads(2); // the runs set 1, so a wrong restore shows
         try
@@ -103,7 +94,7 @@ public class ClassifierTrainerTests(ITestOutputHelper output)
             var together = await Task.WhenAll(runFirst, Task.Run(() => Run(8, second)));
             together[0].Should().Equal(alone[0], "a run on another thread must not shift this run's dropout masks");
             together[1].Should().Equal(alone[1]);
-            GlobalThreads().Should().Be(2, "both runs put back the thread count they found");
+            TorchSettingsScope.ProcessThreads().Should().Be(2, "both runs put back the thread count they found");
         }
         finally
         {
@@ -114,16 +105,7 @@ public class ClassifierTrainerTests(ITestOutputHelper output)
     [Fact]
     public void A_run_on_a_thread_with_an_old_thread_count_leaves_the_process_count_alone()
     {
-        static int GlobalThreads()
-        {
-            int n = 0;
-            var thread = new Thread(() => n = TorchSharp.torch.get_num_threads());
-            thread.Start();
-            thread.Join();
-            return n;
-        }
-
-        int before = GlobalThreads();
+        int before = TorchSettingsScope.ProcessThreads();
         try
         {
             TorchSharp.torch.set_num_threads(2);
@@ -153,7 +135,7 @@ public class ClassifierTrainerTests(ITestOutputHelper output)
             go.Set();
             worker.Join();
             failure.Should().BeNull();
-            GlobalThreads().Should().Be(3, "a run without Threads changes nothing, and one with Threads restores the process's count");
+            TorchSettingsScope.ProcessThreads().Should().Be(3, "a run without Threads changes nothing, and one with Threads restores the process's count");
         }
         finally
         {
