@@ -105,4 +105,37 @@ public class RobustnessTests(ITestOutputHelper output)
         output.WriteLine($"live tensors: {a} -> {b} (1 epoch) -> {c} (4 epochs)");
         (c - b).Should().BeLessThanOrEqualTo(Math.Max(0, b - a), "leftovers must not grow with the number of steps");
     }
+
+    [Fact]
+    public void Language_model_steps_its_loss_and_generation_leave_no_tensors_behind()
+    {
+        static long Live() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var train = ToyData.Repetitive(12, seed: 4);
+        manual_seed(2);
+        using var initial = new Microsoft.ML.BGpt.Modeling.BGptLMHeadModel(ToyData.Tiny);
+        var options = new PretrainingOptions { BatchSize = 4, LearningRate = 1e-3, Threads = 1, EarlyStoppingPatience = 0, Seed = 3 };
+        using var model = Pretrainer.Train(train, null, initial, options).Model;
+        var generator = new Microsoft.ML.BGpt.Modeling.BGptGenerator(model);
+        var prefix = Enumerable.Repeat(97, ToyData.Tiny.PatchSize).ToArray();
+        void Work(int times)
+        {
+            options.Epochs = times;
+            Pretrainer.Train(train, null, initial, options).Model.Dispose();
+            for (int i = 0; i < times; i++)
+            {
+                Pretrainer.Evaluate(model, train);
+                generator.Generate(prefix, new Microsoft.ML.BGpt.Modeling.SamplingOptions(), new Random(i), maxPatches: 3);
+            }
+        }
+
+        Work(1); // first-use allocations
+        long a = Live();
+        Work(1);
+        long b = Live();
+        Work(4);
+        long c = Live();
+        output.WriteLine($"live tensors: {a} -> {b} (once) -> {c} (4 times)");
+        (c - b).Should().BeLessThanOrEqualTo(Math.Max(0, b - a), "leftovers must not grow with steps, evaluations or generated patches");
+    }
 }
+
