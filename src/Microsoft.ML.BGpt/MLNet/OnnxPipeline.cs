@@ -99,7 +99,7 @@ internal static class OnnxModelCache
                 write(stream);
                 stream.Flush(flushToDisk: true);
                 stream.Position = 0;
-                hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream))[..32];
+                hash = Hash(stream);
             }
             var path = Path.Combine(dir, hash + ".onnx");
             // Reused only if it still holds these bytes; a damaged or swapped file under the name is replaced (by a
@@ -118,6 +118,8 @@ internal static class OnnxModelCache
     private static string HashOf(string path)
     {
         using var stream = File.OpenRead(path);
-        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream))[..32];
+        return Hash(stream);
     }
+
+    private static string Hash(Stream stream) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(stream))[..32];
 }
