@@ -18,14 +18,8 @@ public static partial class BGptCli
         File.Exists(data) ? BGptFiles.ListCsv(data) : BGptFiles.ListFolder(data);
 
     /// <summary>Pretraining needs no labels: a CSV as for training, or every file under a folder (flat or nested).</summary>
-    private static IReadOnlyList<LabeledFile> UnlabeledFiles(string data)
-    {
-        if (File.Exists(data)) return BGptFiles.ListCsv(data);
-        if (!Directory.Exists(data)) throw new DirectoryNotFoundException($"--data: folder '{data}' does not exist.");
-        var rows = Directory.EnumerateFiles(Path.GetFullPath(data), "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
-            .Select(f => new LabeledFile { Path = f }).ToList();
-        return rows.Count > 0 ? rows : throw new InvalidOperationException($"--data: folder '{data}' holds no files.");
-    }
+    private static IReadOnlyList<LabeledFile> UnlabeledFiles(string data) =>
+        File.Exists(data) ? BGptFiles.ListCsv(data) : BGptFiles.ListFolder(data, LabelSource.None);
 
     private sealed record Shape(Option<int> PatchSize, Option<int> PatchLength, Option<int> Hidden, Option<int> PatchLayers, Option<int> ByteLayers)
     {

@@ -38,7 +38,8 @@ public sealed class PatchLevelDecoder : nn.Module
         long rows = Math.Max(1, patches.shape[0]), perRow = patches.numel() / rows;
         if (patches.dim() < 2 || perRow % patchSize != 0)
             throw new ArgumentException($"patches: shape [{string.Join(", ", patches.shape)}] is not [batch, patches x {patchSize}] (BGptConfig.PatchSize {patchSize}).", nameof(patches));
-        var tokens = patches.view(patches.shape[0], -1, patchSize).to_type(ScalarType.Int64);
+        using var shaped = patches.view(patches.shape[0], -1, patchSize);
+        var tokens = shaped.to_type(ScalarType.Int64);
         if (tokens.numel() > 0)
         {
             using var lo = tokens.min();

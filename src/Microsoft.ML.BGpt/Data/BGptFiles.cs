@@ -14,6 +14,9 @@ public enum LabelSource
     /// the extension, as train-cls.py builds it ("irish_001.abc" → "irish.abc").
     /// </summary>
     FileNamePrefix,
+
+    /// <summary>No labels (an empty <c>Label</c>): every file, in the root or below, as generative pretraining reads them.</summary>
+    None,
 }
 
 /// <summary>A labeled file: one row of the data views <see cref="BGptFiles"/> builds.</summary>
@@ -45,7 +48,8 @@ public static class BGptFiles
         {
             var relative = System.IO.Path.GetRelativePath(root, file);
             string label;
-            if (labels == LabelSource.SubfolderName)
+            if (labels == LabelSource.None) label = "";
+            else if (labels == LabelSource.SubfolderName)
             {
                 var parts = relative.Split(System.IO.Path.DirectorySeparatorChar);
                 if (parts.Length < 2) continue; // files directly in the root have no label
@@ -58,7 +62,7 @@ public static class BGptFiles
             }
             rows.Add(new LabeledFile { Path = file, Label = label });
         }
-        if (rows.Count == 0) throw new InvalidOperationException($"Folder '{folder}' holds no labeled files.");
+        if (rows.Count == 0) throw new InvalidOperationException($"Folder '{folder}' holds no {(labels == LabelSource.None ? "" : "labeled ")}files.");
         return rows;
     }
 

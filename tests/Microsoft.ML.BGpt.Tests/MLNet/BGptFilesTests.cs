@@ -24,6 +24,8 @@ public class BGptFilesTests : IDisposable
         var rows = BGptFiles.ListFolder(_dir);
         rows.Select(r => (Path.GetFileName(r.Path), r.Label)).Should().Equal(("a.jpg", "cat"), ("b.jpg", "cat"), ("c.jpg", "dog"));
         new MLContext().Data.CreateEnumerable<LabeledFile>(BGptFiles.FromFolder(new MLContext(), _dir), false).Should().HaveCount(3);
+        BGptFiles.ListFolder(_dir, LabelSource.None).Select(r => (Path.GetFileName(r.Path), r.Label))
+            .Should().Equal(("a.jpg", ""), ("b.jpg", ""), ("c.jpg", ""), ("unlabeled.txt", ""));
     }
 
     [Fact]
