@@ -50,7 +50,7 @@ if (settings.ContainsKey("probe"))
     // over the same batches (warm=1), in a fresh process: probe=1 [warm=0|1] [window=8192] [patch=32].
     var sample = ProbeSample();
     var probeConfig = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
-        patchNumLayers: Int("layers", 3), byteNumLayers: 1);
+        patchNumLayers: Int("layers", 3), byteNumLayers: 1, bigramBuckets: Int("bigram", 0));
     var files = Enumerable.Range(0, batch * 5).Select(i => sample[i % sample.Count]).ToArray();
     var probeExamples = files.Select((f, i) => new ByteExample(f, ReadOnlyMemory<byte>.Empty, i % 10)).ToList();
     double tokens = files.Average(f => (double)Math.Min(f.Length + patch, probeConfig.MaxTokens)) * batch;
@@ -75,7 +75,7 @@ if (settings.ContainsKey("probe"))
 var labels = rows.Select(r => r.Label).Distinct().Order().ToList();
 var examples = rows.Select(r => new ByteExample(r.Bytes, ReadOnlyMemory<byte>.Empty, labels.IndexOf(r.Label))).ToList();
 var config = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
-    patchNumLayers: Int("layers", 3), byteNumLayers: 1);
+    patchNumLayers: Int("layers", 3), byteNumLayers: 1, bigramBuckets: Int("bigram", 0));
 Console.WriteLine($"{Path.GetFileName(folder)}: {examples.Count} files, {labels.Count} classes; {config.PatchLength} patches of {patch} B, hidden {config.HiddenSize}, {config.PatchNumLayers} layers, {precision}");
 
 if (settings.ContainsKey("fullfit"))
@@ -91,7 +91,7 @@ if (settings.ContainsKey("fullfit"))
     var rest = all.Except(pseudoTest).ToList();
     var (tr, pt) = (Ex(rest).Select(e => e with { Group = null }).ToList(), Ex(pseudoTest));
     var ffConfig = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
-        patchNumLayers: Int("layers", 3), byteNumLayers: 1);
+        patchNumLayers: Int("layers", 3), byteNumLayers: 1, bigramBuckets: Int("bigram", 0));
     Console.WriteLine($"fullfit: train {tr.Count}, pseudo-test {pt.Count} files");
     var start = Pretrain(tr, ffConfig, 0.02)?.Weights;
     foreach (var share in new[] { 0.1, 0.0 })
@@ -131,7 +131,7 @@ if (settings.ContainsKey("selection"))
     var trainIdx = rest.Except(randomVal).ToList();
     var (tr, gv, rv, pt) = (Ex(trainIdx), Ex(groupVal), Ex(randomVal), Ex(pseudoTest));
     var selConfig = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
-        patchNumLayers: Int("layers", 3), byteNumLayers: 1);
+        patchNumLayers: Int("layers", 3), byteNumLayers: 1, bigramBuckets: Int("bigram", 0));
     Console.WriteLine($"selection: train {tr.Count}, group validation {gv.Count}, random validation {rv.Count}, pseudo-test {pt.Count} files; {groups.Length} groups");
     var start = Pretrain(tr, selConfig, 0.05)?.Weights ?? InitialWeights(selConfig, selLabels.Count);
     var scores = new List<(int Epoch, double Random, double Test)>();

@@ -21,7 +21,8 @@ public static partial class BGptCli
     private static IReadOnlyList<LabeledFile> UnlabeledFiles(string data) =>
         File.Exists(data) ? BGptFiles.ListCsv(data) : BGptFiles.ListFolder(data, LabelSource.None);
 
-    private sealed record Shape(Option<int> PatchSize, Option<int> PatchLength, Option<int> Hidden, Option<int> PatchLayers, Option<int> ByteLayers)
+    private sealed record Shape(Option<int> PatchSize, Option<int> PatchLength, Option<int> Hidden, Option<int> PatchLayers, Option<int> ByteLayers,
+        Option<int> BigramBuckets)
     {
         public static Shape Add(Command cmd)
         {
@@ -30,12 +31,15 @@ public static partial class BGptCli
                 new Option<int>("--patch-length") { Description = "Patches per file, extension and end patches included (from scratch).", DefaultValueFactory = _ => 64 },
                 new Option<int>("--hidden") { Description = "Hidden size (from scratch); heads = hidden / 64.", DefaultValueFactory = _ => 128 },
                 new Option<int>("--patch-layers") { Description = "Patch-level decoder layers (from scratch).", DefaultValueFactory = _ => 2 },
-                new Option<int>("--byte-layers") { Description = "Byte-level decoder layers (from scratch).", DefaultValueFactory = _ => 1 });
+                new Option<int>("--byte-layers") { Description = "Byte-level decoder layers (from scratch).", DefaultValueFactory = _ => 1 },
+                new Option<int>("--bigram-buckets") { Description = "Hashed byte-bigram buckets added to the patch embedding, 0 for none as in the original (from scratch; not loadable by the original code).", DefaultValueFactory = _ => 0 });
             cmd.Options.Add(s.PatchSize); cmd.Options.Add(s.PatchLength); cmd.Options.Add(s.Hidden); cmd.Options.Add(s.PatchLayers); cmd.Options.Add(s.ByteLayers);
+            cmd.Options.Add(s.BigramBuckets);
             return s;
         }
 
-        public BGptConfig Config(ParseResult r) => BGptConfig.Create(r.GetValue(PatchSize), r.GetValue(PatchLength), r.GetValue(Hidden), r.GetValue(PatchLayers), r.GetValue(ByteLayers));
+        public BGptConfig Config(ParseResult r) => BGptConfig.Create(r.GetValue(PatchSize), r.GetValue(PatchLength), r.GetValue(Hidden), r.GetValue(PatchLayers), r.GetValue(ByteLayers),
+            bigramBuckets: r.GetValue(BigramBuckets));
     }
 
     private sealed record Schedule(Option<int> Epochs, Option<int> BatchSize, Option<double?> LearningRate, Option<int> Seed)

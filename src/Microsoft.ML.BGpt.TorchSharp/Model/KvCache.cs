@@ -23,6 +23,20 @@ public sealed class KvCache : IDisposable
     /// <summary>Number of positions a layer has cached.</summary>
     public long LengthOf(int layer) => _keys[layer]?.shape[2] ?? 0;
 
+    private Tensor? _lastToken;
+
+    /// <summary>The last token of the positions cached so far, [B, 1] int64 (for <see cref="ByteBigramEmbedding"/>); held as a copy.</summary>
+    internal Tensor? LastToken
+    {
+        get => _lastToken;
+        set
+        {
+            var copy = value?.clone().DetachFromDisposeScope();
+            _lastToken?.Dispose();
+            _lastToken = copy;
+        }
+    }
+
     /// <summary>Appends new keys/values [B, heads, T, head] of a layer and returns all of them.</summary>
     internal (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
     {
@@ -43,5 +57,6 @@ public sealed class KvCache : IDisposable
             _keys[i]?.Dispose(); _values[i]?.Dispose();
             _keys[i] = _values[i] = null;
         }
+        LastToken = null;
     }
 }

@@ -10,6 +10,7 @@ namespace Microsoft.ML.BGpt.Modeling;
 public sealed class PatchLevelDecoder : nn.Module
 {
     private readonly PatchEmbedding patch_embedding;
+    private readonly ByteBigramEmbedding? bigram_embedding; // only with BGptConfig.BigramBuckets > 0
     private readonly Gpt2Model @base;
     private readonly int _patchSize;
 
@@ -18,12 +19,16 @@ public sealed class PatchLevelDecoder : nn.Module
     {
         _patchSize = config.PatchSize;
         patch_embedding = new PatchEmbedding(config.PatchSize, config.VocabSize, config.HiddenSize);
+        if (config.BigramBuckets > 0) bigram_embedding = new ByteBigramEmbedding(config.BigramBuckets, config.HiddenSize);
         @base = new Gpt2Model(config, vocab: 1, positions: config.PatchLength, layers: config.PatchNumLayers);
         RegisterComponents();
     }
 
     /// <summary>The linear projection of one-hot patches.</summary>
     public PatchEmbedding Embedding => patch_embedding;
+
+    /// <summary>The hashed byte-bigram embedding, or null (the original) when <see cref="BGptConfig.BigramBuckets"/> is 0.</summary>
+    public ByteBigramEmbedding? BigramEmbedding => bigram_embedding;
 
     /// <summary>The GPT-2 over patches.</summary>
     public Gpt2Model Transformer => @base;
@@ -61,8 +66,23 @@ public sealed class PatchLevelDecoder : nn.Module
     public Tensor forward(Tensor patches, Tensor? patchMask = null, KvCache? cache = null)
     {
         using var tokens = Tokens(patches, _patchSize);                                               // [B, N, P]
-        using var embeds = patch_embedding.forward(tokens);                                           // [B, N, H]
+        using var embeds = Embed(tokens, cache);                                                     // [B, N, H]
         using var mask = patchMask?.to_type(ScalarType.Bool);
         return @base.forward(embeds, mask, cache);
+    }
+
+    private Tensor Embed(Tensor tokens, KvCache? cache) // [B, N, P] -> [B, N, H]
+    {
+        if (bigram_embedding is null) return patch_embedding.forward(tokens);
+        using var patchEmbeds = patch_embedding.forward(tokens);
+        // With a cache, the first new token's predecessor is the last token the cache has seen.
+        using var bigrams = bigram_embedding.forward(tokens, cache?.Length > 0 ? cache.LastToken : null);
+        if (cache is not null)
+        {
+            using var lastPatch = tokens.select(1, -1);                                   // [B, P]
+            using var last = lastPatch.narrow(1, tokens.shape[2] - 1, 1);                 // [B, 1]
+            cache.LastToken = last;
+        }
+        return patchEmbeds + bigrams;
     }
 }

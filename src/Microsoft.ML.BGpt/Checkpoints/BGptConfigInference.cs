@@ -36,6 +36,14 @@ internal static partial class BGptConfigInference
         var fc = Require(w, "patch_level_decoder.base.h.0.mlp.c_fc.weight", 2, file);
         int heads = numHeads ?? (int)Math.Max(1, hidden / 64);
         int byteLayers = lm ? CountLayers(w.Keys, ByteLayer()) : BGptConfig.Default.ByteNumLayers; // classifiers have no byte decoder
+        int bigrams = 0;
+        if (w.ContainsKey(BGptStateDictLayout.BigramEmbedding))
+        {
+            var bigram = Require(w, BGptStateDictLayout.BigramEmbedding, 2, file);
+            if (bigram.Shape[1] != hidden)
+                throw new BGptCheckpointException(file, $"shape {bigram.ShapeText}: the second dimension must be the hidden size {hidden}.", BGptStateDictLayout.BigramEmbedding);
+            bigrams = (int)bigram.Shape[0];
+        }
         int labels = cls ? (int)Require(w, BGptStateDictLayout.ClassifierWeight, 2, file).Shape[0] : 0;
         try
         {
@@ -48,6 +56,7 @@ internal static partial class BGptConfigInference
                 ByteNumLayers = byteLayers,
                 NumHeads = heads,
                 InnerSize = (int)fc.Shape[1],
+                BigramBuckets = bigrams,
             }.Validate();
             return (kind, config, labels);
         }

@@ -27,6 +27,7 @@ internal static class BGptStateDictLayout
     public const string ByteBase = "byte_level_decoder.base.";
     public const string LmHead = "byte_level_decoder.base.lm_head.weight";
     public const string ByteWte = "byte_level_decoder.base.transformer.wte.weight";
+    public const string BigramEmbedding = Patch + "bigram_embedding.weight";
     public const string ClassifierWeight = "classifier.weight";
     public const string ClassifierBias = "classifier.bias";
 
@@ -37,10 +38,15 @@ internal static class BGptStateDictLayout
         {
             new(Patch + "patch_embedding.weight", [h, (long)c.PatchSize * v], EntryRole.Parameter),
             new(Patch + "patch_embedding.bias", [h], EntryRole.Parameter),
+        };
+        // Not in the original: BGptConfig.BigramBuckets.
+        if (c.BigramBuckets > 0) list.Add(new(BigramEmbedding, [c.BigramBuckets, h], EntryRole.Parameter));
+        list.AddRange(new StateDictEntry[]
+        {
             // GPT2Model(vocab_size=1) keeps an unused [1, H] token embedding.
             new(Patch + "base.wte.weight", [1, h], EntryRole.Parameter),
             new(Patch + "base.wpe.weight", [c.PatchLength, h], EntryRole.Parameter),
-        };
+        });
         AddBlocks(list, Patch + "base.", c.PatchNumLayers, c.PatchLength, c);
         if (kind == BGptCheckpointKind.LanguageModel)
         {

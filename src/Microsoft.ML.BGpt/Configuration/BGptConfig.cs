@@ -40,6 +40,16 @@ public sealed record BGptConfig
     /// <summary>Dropout probability of embeddings, attention and residuals while training (GPT-2's 0.1).</summary>
     public double Dropout { get; init; } = 0.1;
 
+    /// <summary>
+    /// Hashed byte-bigram buckets added to the patch embedding; 0 (the default, and the original) for none. With K
+    /// buckets, every token also adds row <c>hash(previous token, token) mod K</c> of a learned [K, HiddenSize] table
+    /// (<c>patch_level_decoder.bigram_embedding.weight</c>) to its patch's embedding, as fastText adds hashed n-grams
+    /// to words: the model sees which bytes follow which without having to learn it from one-hot positions. A
+    /// modality-agnostic input feature, not in the paper; checkpoints that have it load here but not in the original
+    /// code (its <c>load_state_dict</c> rejects the extra tensor).
+    /// </summary>
+    public int BigramBuckets { get; init; }
+
     /// <summary>The paper's configuration.</summary>
     public static BGptConfig Default { get; } = new();
 
@@ -48,7 +58,7 @@ public sealed record BGptConfig
     /// and <see cref="InnerSize"/> = 4 x hidden.
     /// </summary>
     public static BGptConfig Create(int patchSize = 16, int patchLength = 512, int hiddenSize = 768,
-        int patchNumLayers = 12, int byteNumLayers = 3, int? numHeads = null) => new()
+        int patchNumLayers = 12, int byteNumLayers = 3, int? numHeads = null, int bigramBuckets = 0) => new()
     {
         PatchSize = patchSize,
         PatchLength = patchLength,
@@ -57,6 +67,7 @@ public sealed record BGptConfig
         ByteNumLayers = byteNumLayers,
         NumHeads = numHeads ?? Math.Max(1, hiddenSize / 64),
         InnerSize = 4 * hiddenSize,
+        BigramBuckets = bigramBuckets,
     };
 
     /// <summary>Maximum number of tokens (bytes and specials) a sequence holds: PatchSize x PatchLength.</summary>
@@ -78,6 +89,7 @@ public sealed record BGptConfig
         Require(InnerSize >= 1, nameof(InnerSize), $"must be at least 1 (got {InnerSize})");
         Require(VocabSize == 257, nameof(VocabSize), $"must be 257: 256 byte values and the special symbol (got {VocabSize})");
         Require(LayerNormEpsilon > 0, nameof(LayerNormEpsilon), $"must be positive (got {LayerNormEpsilon})");
+        Require(BigramBuckets >= 0, nameof(BigramBuckets), $"must be 0 (none) or a positive bucket count (got {BigramBuckets})");
         Require(Dropout >= 0 && Dropout < 1, nameof(Dropout), $"must be in [0, 1) (got {Dropout})");
         return this;
     }

@@ -165,6 +165,8 @@ public static partial class BGptOnnxExporter
             var n = b.Slice(b.Shape(patches), [1], [2], [0]);                                   // [1] = N
             string x;
             using (b.Scope("patch_embedding")) x = PatchEmbedding(patches);                   // [1, N, H]
+            if (cfg.BigramBuckets > 0)
+                using (b.Scope("bigram_embedding")) x = b.Add(x, BigramEmbedding(patches));  // [1, N, H]
             var wpe = w.Floats(PatchPrefix + "base.wpe.weight", L, H);
             var positions = b.Slice(b.RawFloatInitializer(PatchPrefix + "base.wpe.weight", wpe, L, H), b.Int64s(0), n, 0); // [N, H]
             x = b.Add(x, positions);
@@ -193,6 +195,24 @@ public static partial class BGptOnnxExporter
             var offsets = b.Int64s(Enumerable.Range(0, P).Select(i => (long)i * V).ToArray()); // [P] = i * 257
             var gathered = b.Gather(table, b.Add(patches, offsets));                          // [1, N, P, H]
             return b.Add(b.ReduceSum(gathered, [2], keepDims: false), bias);                   // [1, N, H]
+        }
+
+        /// <summary>
+        /// BGptConfig.BigramBuckets: each token's (previous token, token) bucket row, summed per patch. patches
+        /// [B, N, P] -> [B, N, H]; the previous token of each row's first is ByteBigramHash.Start.
+        /// </summary>
+        private string BigramEmbedding(string patches)
+        {
+            const string key = PatchPrefix + "bigram_embedding.weight";
+            int k = cfg.BigramBuckets;
+            var table = b.RawFloatInitializer(key, w.Floats(key, k, H), k, H);                  // [K, H]
+            var buckets = b.Int64Initializer("bigram_buckets", ByteBigramHash.Table(k), ByteBigramHash.Pairs); // [258 * 257]
+            var flat = b.Reshape(patches, 0, -1);                                              // [B, T]
+            var padded = b.Node("Pad", [flat, b.Int64s(0, 1, 0, 0), b.Int64Scalar(ByteBigramHash.Start)]); // [B, T + 1]
+            var before = b.Slice(padded, [0], [-1], [1]);                                      // [B, T] previous tokens
+            var pairs = b.Add(b.Mul(before, b.Int64Scalar(BGptConfig.SpecialToken + 1)), flat); // [B, T] pair index
+            var rows = b.Reshape(b.Gather(buckets, pairs), b.Shape(patches));                  // [B, N, P] buckets
+            return b.ReduceSum(b.Gather(table, rows), [2], keepDims: false);                   // [B, N, H]
         }
 
         // ---------- GPT-2 ----------

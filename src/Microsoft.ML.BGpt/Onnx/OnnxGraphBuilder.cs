@@ -135,6 +135,19 @@ internal sealed class OnnxGraphBuilder
         return name;
     }
 
+    /// <summary>A named int64 initializer (a lookup table), stored raw.</summary>
+    public string Int64Initializer(string hint, long[] values, params long[] dims)
+    {
+        var name = Unique(hint);
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        tensor.Dims.AddRange(dims);
+        var bytes = new byte[values.Length * sizeof(long)];
+        for (int i = 0; i < values.Length; i++) System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * sizeof(long)), values[i]);
+        tensor.RawData = UnsafeByteOperations.UnsafeWrap(bytes);
+        Graph.Initializer.Add(tensor);
+        return name;
+    }
+
     /// <summary>An int64 constant (shapes, axes, indices), shared between identical uses.</summary>
     public string Int64s(params long[] values) => Int64Tensor(values, [values.Length]);
 

@@ -60,8 +60,10 @@ public class CliTrainingTests : IDisposable
         File.WriteAllBytes(Path.Combine(data, "b.bin"), [1, 2, 3, 4, 5, 6, 7, 8]);
         var lm = Path.Combine(_dir, "flat.pth");
         var pretrain = Run("pretrain", "--data", data, "--out", lm, "--epochs", "1", "--batch-size", "2",
-            "--patch-size", "4", "--patch-length", "16", "--hidden", "32", "--patch-layers", "1", "--byte-layers", "1");
+            "--patch-size", "4", "--patch-length", "16", "--hidden", "32", "--patch-layers", "1", "--byte-layers", "1", "--bigram-buckets", "64");
         pretrain.Code.Should().Be(0, pretrain.Err);
-        BGptCheckpoint.Load(lm).Kind.Should().Be(BGptCheckpointKind.LanguageModel);
+        var checkpoint = BGptCheckpoint.Load(lm);
+        checkpoint.Kind.Should().Be(BGptCheckpointKind.LanguageModel);
+        checkpoint.Config.BigramBuckets.Should().Be(64);
     }
 }

@@ -43,6 +43,17 @@ public class AutoRecipeTests
     }
 
     [Fact]
+    public void Only_symbol_data_gets_byte_bigram_buckets()
+    {
+        BGptAutoRecipe.ChooseConfig(Lengths(1000, 1800), classes: 10).BigramBuckets.Should().Be(BGptAutoRecipe.SymbolBigramBuckets);
+        BGptAutoRecipe.ChooseConfig(Lengths(1000, 1800), classes: 10, precision: Microsoft.ML.BGpt.Training.TrainingPrecision.BFloat16Mixed).BigramBuckets.Should().Be(BGptAutoRecipe.SymbolBigramBuckets);
+        BGptAutoRecipe.ChooseConfig(Lengths(1000, 8044), classes: 10, traits: new BGptDataTraits(SmoothSignal: true)).BigramBuckets.Should().Be(0, "audio samples are quantities");
+        BGptAutoRecipe.ChooseConfig(Lengths(1000, 1862), classes: 10, traits: new BGptDataTraits(RecordStride: 28)).BigramBuckets.Should().Be(0, "raster rows are quantities");
+        BGptAutoRecipe.Create(Lengths(1000, 1800), 10, TimeSpan.FromMinutes(15), Speed, minPretrainEpochs: 0).Config.BigramBuckets
+            .Should().Be(BGptAutoRecipe.SymbolBigramBuckets, "the recipe trains the configuration it chose");
+    }
+
+    [Fact]
     public void Only_smooth_signals_start_with_a_smoothed_patch_embedding()
     {
         var signal = new BGptDataTraits(SmoothSignal: true);

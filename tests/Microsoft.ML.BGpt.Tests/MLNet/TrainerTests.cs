@@ -119,13 +119,15 @@ public class TrainerTests(ITestOutputHelper output) : IDisposable
         var ml = new MLContext(seed: 0);
         var data = ml.Data.LoadFromEnumerable(Toy(60, 4));
         var lm = Path.Combine(_dir, "lm.pth");
-        var pretrain = ml.Transforms.PretrainBGpt(new BGptPretrainingOptions { Config = Tiny, Epochs = 2, LearningRate = 3e-3, CheckpointPath = lm, Seed = 1, Threads = 1 });
+        // With byte bigrams, so the LM, its ONNX bits-per-byte column and the classifier built from it all carry them.
+        var pretrain = ml.Transforms.PretrainBGpt(new BGptPretrainingOptions { Config = Tiny with { BigramBuckets = 16 }, Epochs = 2, LearningRate = 3e-3, CheckpointPath = lm, Seed = 1, Threads = 1 });
         var classifier = Options(epochs: 2);
         classifier.Config = null;
         classifier.PretrainedWeights = lm;
         var model = pretrain.Append(ml.Transforms.Conversion.MapValueToKey("Label")).Append(ml.MulticlassClassification.Trainers.BGpt(classifier)).Fit(data);
 
         BGptCheckpoint.Load(lm).Kind.Should().Be(BGptCheckpointKind.LanguageModel);
+        BGptCheckpoint.Load(lm).Config.BigramBuckets.Should().Be(16);
         var scored = model.Transform(data);
         var bpb = scored.GetColumn<float[]>("BitsPerByte").ToList();
         bpb.Should().OnlyContain(v => v.Length == 1 && v[0] > 0 && v[0] < 9);
