@@ -1,6 +1,7 @@
 // bGPT accuracy evaluation on a dataset folder laid out like shared/datasets (train.csv, test.csv: path,label[,group]).
 //   dotnet run -c Release --project benchmarks/Microsoft.ML.BGpt.Evaluation -- <folder> [--recipe auto|tuned|both]
 //       [--out docs/evaluation] [--budget-minutes 15] [--limit-train N] [--ablations] [--threads N] [--validation groups|random]
+//       [--bigram-buckets N]
 // Trains on the train split only (validation for early stopping is split off it), tests once on the test split, and
 // writes <out>/<dataset>.md with confusion-matrix PNGs. See docs/evaluation.md.
 using Microsoft.ML;
@@ -57,6 +58,14 @@ var measured = new Dictionary<int, (BGptThroughput Speed, PhaseResult Phase)>();
     phases.Add(m.Phase);
     var recipe = BGptAutoRecipe.Create(data.TrainLengths, data.Classes.Count, budget - m.Phase.Wall, m.Speed, window, traits: traits,
         minPretrainEpochs: alwaysPretrain ? 0 : BGptAutoRecipe.MinPretrainEpochs);
+    if (a.BigramBuckets is { } k && k != recipe.Config.BigramBuckets)
+    {
+        // An experiment's override: both phases train the same architecture, so the checkpoint fits the classifier.
+        var c = WithBigrams(recipe.Config);
+        if (recipe.Pretraining is { } p) p.Config = c;
+        recipe.Classifier.Config = c;
+        recipe = recipe with { Config = c, Rationale = recipe.Rationale + $"; --bigram-buckets {k} (Auto's choice overridden)" };
+    }
     Console.WriteLine($"  recipe: {recipe.Rationale}");
     return (recipe, phases);
 }
@@ -126,6 +135,8 @@ if (a.Ablations && main is not null)
 
 ReportWriter.Write(a, data, results, ablations);
 return;
+
+BGptConfig WithBigrams(BGptConfig c) => a.BigramBuckets is { } k ? c with { BigramBuckets = k } : c;
 
 // Every setting of the recipe's fine-tuning (a hand-picked list missed ByteShift, Precision and later options), with a
 // new epoch bound and time budget.

@@ -15,6 +15,7 @@ public sealed class ByteBigramEmbedding : nn.Module<Tensor, Tensor?, Tensor>
     // ByteBigramHash.Table per device, made once outside any dispose scope (another thread's forward may be using it).
     private readonly Dictionary<(DeviceType, int), Tensor> _tables = new();
     private readonly object _lock = new();
+    private readonly RowBagSum _sum = new();
 
     /// <summary>A table of <paramref name="buckets"/> rows of width <paramref name="hidden"/>, drawn from N(0, 0.02) like the patch embedding.</summary>
     public ByteBigramEmbedding(int buckets, int hidden) : base(nameof(ByteBigramEmbedding))
@@ -47,18 +48,21 @@ public sealed class ByteBigramEmbedding : nn.Module<Tensor, Tensor?, Tensor>
         var first = previous ?? full(new long[] { b, 1 }, ByteBigramHash.Start, ScalarType.Int64, tokens.device);
         var before = cat(new[] { first, flat.narrow(1, 0, n * p - 1) }, 1);                   // [B, T] the previous tokens
         var pairs = before * (BGptConfig.SpecialToken + 1) + flat;                            // [B, T] pair index
-        var buckets = Table(tokens.device).index_select(0, pairs.flatten());                  // [B * T]
-        var rows = weight.index_select(0, buckets).view(b * n, p, h);                         // [B * N, P, H]
-        return rows.sum(1).view(b, n, h).MoveToOuterDisposeScope();                           // [B, N, H]
+        var buckets = Table(tokens.device).index_select(0, pairs.flatten()).view(b * n, p);   // [B * N, P], a bag per patch
+        return _sum.Sum(weight, buckets).view(b, n, h).MoveToOuterDisposeScope();             // [B, N, H]
     }
 
-    /// <summary>Frees the cached bucket tables with the parameters.</summary>
+    /// <summary>Whether a forward has made the embedding_bag module for the current weight (tests).</summary>
+    internal bool HasSumModule => _sum.HasModuleFor(weight);
+
+    /// <summary>Frees the cached bucket tables and the <c>embedding_bag</c> module with the parameters.</summary>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
             foreach (var t in _tables.Values) t.Dispose();
             _tables.Clear();
+            _sum.Dispose();
         }
         base.Dispose(disposing);
     }

@@ -62,10 +62,12 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
     // Row offsets i * 257 of the bytes of a patch, one per device, made once outside any dispose scope (not a
     // registered buffer) and kept while the module lives: another thread's forward may still be using one.
     private readonly Dictionary<(DeviceType, int), Tensor> _offsets = new();
+    private readonly object _offsetsLock = new();
+    private readonly RowBagSum _sum = new();
 
     private Tensor Offsets(Device device)
     {
-        lock (_sumLock)
+        lock (_offsetsLock)
         {
             if (_offsets.TryGetValue((device.type, device.index), out var cached)) return cached;
             long vocab = weight.shape[0] / _patchSize;
@@ -75,49 +77,8 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         }
     }
 
-    // libtorch's embedding_bag over this module's weight (the same tensor, no copy: gradients land on `weight`).
-    // TorchSharp offers embedding_bag only as a module, so one is made per weight tensor and remade when a dtype or
-    // device move replaces the parameter; not a field of module type, so TorchSharp never registers or moves it.
-    private (TorchSharp.Modules.Parameter Weight, TorchSharp.Modules.EmbeddingBag Bag)? _sum;
-
-    // Guards both caches: two threads' first forwards must not both make (and drop) one.
-    private readonly object _sumLock = new();
-
-    private TorchSharp.Modules.EmbeddingBag? SumOfRows()
-    {
-        lock (_sumLock)
-        {
-            if (_sum is { } cached && ReferenceEquals(cached.Weight, weight)) return cached.Bag;
-            // Making the module draws a throwaway initialisation from the global generator, whose state is then put
-            // back, so a seeded run's dropout and sampling are what they would be without this cache. While another
-            // thread's training run draws from that generator, putting it back would rewind the run: null then,
-            // and this forward sums without the module.
-            TorchSharp.Modules.EmbeddingBag? bag = null;
-            Training.TorchSettingsScope.UnlessAnotherRun(() =>
-            {
-                using var generator = Generator.Default;
-                using var state = generator.get_state();
-                bag = nn.EmbeddingBag_from_pretrained(weight, freeze: !weight.requires_grad, mode: EmbeddingBagMode.Sum);
-                generator.set_state(state);
-            });
-            if (bag is null) return null;
-            _sum?.Bag.Dispose();
-            _sum = (weight, bag);
-            return bag;
-        }
-    }
-
-    /// <summary>The same sum as embedding_bag's, through the [B * N, P, H] gather: rows [B * N, P] -> [B * N, H].</summary>
-    private Tensor GatheredSum(Tensor rows)
-    {
-        using var flat = rows.flatten();
-        using var gathered = weight.index_select(0, flat);
-        using var bags = gathered.view(rows.shape[0], _patchSize, weight.shape[1]);
-        return bags.sum(1);
-    }
-
     /// <summary>Whether a forward has made the embedding_bag module for the current weight (tests).</summary>
-    internal bool HasSumModule { get { lock (_sumLock) return _sum is { } s && ReferenceEquals(s.Weight, weight); } }
+    internal bool HasSumModule => _sum.HasModuleFor(weight);
 
     /// <summary>Each patch's embedding: the sum of its bytes' rows plus the bias, [B, N, P] int64 tokens -> [B, N, H].</summary>
     public override Tensor forward(Tensor patches) // [B, N, P] int64 tokens -> [B, N, H]
@@ -125,10 +86,7 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
         long b = patches.shape[0], n = patches.shape[1], h = weight.shape[1];
         using var shifted = Ops.Add(patches, Offsets(patches.device));                // [B, N, P] rows i * 257 + v
         using var rows = shifted.view(b * n, _patchSize);                               // [B * N, P], a bag per patch
-        // One fused kernel sums each patch's rows, forward and backward, instead of writing the [B, N, P, H] gather
-        // (8 KB at H 768: 25 MB per file) and reading it back: training steps take 1.1-1.5x less time
-        // (docs/benchmarks.md).
-        using var summed = SumOfRows() is { } bag ? bag.forward(rows, null, null) : GatheredSum(rows); // [B * N, H]
+        using var summed = _sum.Sum(weight, rows);                                      // [B * N, H]
         using var shaped = summed.view(b, n, h);                                        // [B, N, H]
         return Ops.Add(shaped, bias);
     }
@@ -138,8 +96,7 @@ public sealed class PatchEmbedding : nn.Module<Tensor, Tensor>
     {
         if (disposing)
         {
-            _sum?.Bag.Dispose();
-            _sum = null;
+            _sum.Dispose();
             foreach (var offsets in _offsets.Values) offsets.Dispose();
             _offsets.Clear();
         }

@@ -59,6 +59,29 @@ public class ByteBigramEmbeddingTests(ITestOutputHelper output) : IDisposable
                     }
                     actual[(row * 3 + patch) * hidden + h].Should().BeApproximately((float)sum, 1e-6f);
                 }
+        embedding.HasSumModule.Should().BeTrue("the sum runs through the fused embedding_bag");
+    }
+
+    [Fact]
+    public void Each_row_gets_the_gradient_of_every_token_that_hashes_to_it()
+    {
+        using var scope = NewDisposeScope();
+        var random = new Random(4);
+        const int buckets = 13, hidden = 3, patchSize = 4;
+        using var embedding = new ByteBigramEmbedding(buckets, hidden);
+        var tokens = Enumerable.Range(0, 2 * 2 * patchSize).Select(_ => (long)random.Next(257)).ToArray();
+        var upstream = Enumerable.Range(0, 2 * 2 * hidden).Select(_ => (float)random.NextDouble()).ToArray(); // d loss / d output [2, 2, H]
+        var output = embedding.forward(tensor(tokens, 2, 2, patchSize), null);
+        output.mul(tensor(upstream, 2, 2, hidden)).sum().backward();
+        var grad = embedding.parameters().Single().grad!.data<float>().ToArray();    // [K, H]
+        var expected = new double[buckets * hidden];
+        for (int t = 0; t < tokens.Length; t++)
+        {
+            int previous = t % (2 * patchSize) == 0 ? ByteBigramHash.Start : (int)tokens[t - 1];
+            int bucket = ByteBigramHash.Bucket(previous, (int)tokens[t], buckets), patch = t / patchSize;
+            for (int h = 0; h < hidden; h++) expected[bucket * hidden + h] += upstream[patch * hidden + h];
+        }
+        grad.Select(g => (double)g).Should().Equal(expected, (a, b) => Math.Abs(a - b) < 1e-5);
     }
 
     [Fact]
