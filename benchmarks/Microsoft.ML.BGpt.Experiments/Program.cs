@@ -5,6 +5,7 @@
 //       [pre=0 (pretraining epochs)] [presample=0 (PatchSamplingBatchSize)] [prelr=2e-3] [trunc=HeadTail] [precision=fp32|bf16]
 //       [shift=0 (ByteShift)] [seed=0 (selection=1: training seed)] [init=linear (selection=1 from scratch: patch embedding linear in the byte value)]
 //       [smoothing=0 (ByteValueSmoothing of a from-scratch model; what init=smooth:sigma measured)]
+//       [profile=1 [steps=5]: the time of each part of one training step]
 // docs/evaluation.md lists the runs behind the Auto recipe's choices.
 using System.Diagnostics;
 using System.Globalization;
@@ -76,6 +77,13 @@ var labels = rows.Select(r => r.Label).Distinct().Order().ToList();
 var examples = rows.Select(r => new ByteExample(r.Bytes, ReadOnlyMemory<byte>.Empty, labels.IndexOf(r.Label))).ToList();
 var config = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
     patchNumLayers: Int("layers", 3), byteNumLayers: 1, bigramBuckets: Int("bigram", 0));
+if (settings.ContainsKey("dropoutbench")) { StepProfile.Dropout(); return; } // dropoutbench=1: ways of drawing a dropout mask
+if (settings.ContainsKey("profile"))
+{
+    // Where a training step's time goes: profile=1 [steps=5] with the model and batch settings.
+    StepProfile.Run(config with { Dropout = Real("dropout", 0.2) }, examples, labels.Count, batch, precision, Int("steps", 5));
+    return;
+}
 Console.WriteLine($"{Path.GetFileName(folder)}: {examples.Count} files, {labels.Count} classes; {config.PatchLength} patches of {patch} B, hidden {config.HiddenSize}, {config.PatchNumLayers} layers, {precision}");
 
 if (settings.ContainsKey("fullfit"))

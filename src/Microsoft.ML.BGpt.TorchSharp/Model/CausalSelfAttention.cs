@@ -4,7 +4,7 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace Microsoft.ML.BGpt.Modeling;
 
-/// <summary>GPT-2 multi-head causal self-attention, through fused scaled-dot-product attention.</summary>
+/// <summary>GPT-2 multi-head causal self-attention, through fused scaled-dot-product attention (written out when training with dropout).</summary>
 public sealed class CausalSelfAttention : nn.Module
 {
     private readonly Conv1D c_attn, c_proj;
@@ -37,16 +37,35 @@ public sealed class CausalSelfAttention : nn.Module
 
         double p = training ? _dropout : 0.0;
         Tensor y;
-        if (keyMask is null && past == 0)
-            y = F.scaled_dot_product_attention(q, k, v, p: p, is_casual: true);
+        if (p > 0)
+            y = AttendWithDropout(q, k, v, Allowed(b, t, past, keyMask, x.device), p);
+        else if (keyMask is null && past == 0)
+            y = F.scaled_dot_product_attention(q, k, v, is_casual: true);
         else
-        {
-            // Query i sits at position past + i and sees keys 0..past + i, minus padding.
-            var allowed = ones(t, past + t, ScalarType.Bool, x.device).tril(past).view(1, 1, t, past + t);
-            if (keyMask is not null) allowed = allowed.logical_and(keyMask.view(b, 1, 1, past + t));
-            y = F.scaled_dot_product_attention(q, k, v, allowed, p);
-        }
+            y = F.scaled_dot_product_attention(q, k, v, Allowed(b, t, past, keyMask, x.device));
         y = y.transpose(1, 2).contiguous().view(b, t, h);                     // [B, T, H]
-        return F.dropout(c_proj.forward(y), p, training);
+        return Dropout.Apply(c_proj.forward(y), p, training);
+    }
+
+    // Query i sits at position past + i and sees keys 0..past + i, minus padding: [1 or B, 1, T, past + T].
+    private static Tensor Allowed(long b, long t, long past, Tensor? keyMask, Device device)
+    {
+        var allowed = ones(t, past + t, ScalarType.Bool, device).tril(past).view(1, 1, t, past + t);
+        return keyMask is null ? allowed : allowed.logical_and(keyMask.view(b, 1, 1, past + t));
+    }
+
+    /// <summary>
+    /// What scaled-dot-product attention computes with dropout (libtorch's math path: scores, mask, softmax, dropout,
+    /// values), written out so the probabilities' dropout mask comes from <see cref="Dropout"/>, not libtorch's
+    /// per-element draws. q [B, nh, T, hd], k and v [B, nh, S, hd], allowed [.., T, S] -> [B, nh, T, hd].
+    /// </summary>
+    internal static Tensor AttendWithDropout(Tensor q, Tensor k, Tensor v, Tensor allowed, double p)
+    {
+        using var scope = NewDisposeScope();
+        // The scale goes on q ([.., T, hd], smaller than the scores) and the mask is added, not filled in, so backward
+        // passes the scores' gradient through untouched (it is 0 where the probabilities are).
+        var blocked = zeros(allowed.shape, q.dtype, q.device).masked_fill_(allowed.logical_not(), double.NegativeInfinity);
+        var scores = matmul(q.mul(1 / Math.Sqrt(q.shape[3])), k.transpose(2, 3)).add_(blocked);   // [B, nh, T, S]
+        return matmul(Dropout.Apply(scores.softmax(-1), p, training: true), v).MoveToOuterDisposeScope();
     }
 }

@@ -1,7 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace Microsoft.ML.BGpt.Modeling;
 
@@ -49,7 +48,7 @@ public sealed class Gpt2Model : nn.Module
             throw new ArgumentException($"{past + t} positions exceed this decoder's {Positions} learned positions " +
                 "(BGptConfig.PatchLength for the patch-level decoder, PatchSize + 1 for the byte-level one).", nameof(inputsEmbeds));
         using var positions = wpe.weight!.narrow(0, past, t);                  // rows past..past + t - 1: [T, H]
-        var x = F.dropout(Ops.Add(inputsEmbeds, positions), _dropout, training);
+        var x = Dropout.Apply(Ops.Add(inputsEmbeds, positions), _dropout, training);
         for (int i = 0; i < h.Count; i++) x = h[i].forward(x, keyMask, cache, i);
         return ln_f.forward(x);
     }

@@ -24,6 +24,6 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     {
         using var h = c_fc.forward(x);                                        // [B, T, inner]
         using var a = F.gelu(h, TorchSharp.Modules.GELU.Approximate.tanh);
-        return F.dropout(c_proj.forward(a), _dropout, training);
+        return Dropout.Apply(c_proj.forward(a), _dropout, training);
     }
 }
