@@ -3,7 +3,7 @@
 //   dotnet run -c Release --project benchmarks/Microsoft.ML.BGpt.Experiments -- data=<folder> [window=2048] [patch=16]
 //       [hidden=128] [layers=3] [epochs=10] [batch=16] [lr=5e-4] [dropout=0.1] [wd=0.01] [threads=1]
 //       [pre=0 (pretraining epochs)] [presample=0 (PatchSamplingBatchSize)] [prelr=2e-3] [trunc=HeadTail] [precision=fp32|bf16]
-//       [shift=0 (ByteShift)] [seed=0 (selection=1: training seed)] [init=linear (selection=1 from scratch: patch embedding linear in the byte value)]
+//       [shift=0 (ByteShift)] [resample=0 (Resampling)] [seed=0 (selection=1: training seed)] [init=linear (selection=1 from scratch: patch embedding linear in the byte value)]
 //       [smoothing=0 (ByteValueSmoothing of a from-scratch model; what init=smooth:sigma measured)]
 //       [profile=1 [steps=5]: the time of each part of one training step]
 // docs/evaluation.md lists the runs behind the Auto recipe's choices.
@@ -109,7 +109,7 @@ if (settings.ContainsKey("fullfit"))
         {
             Epochs = Int("epochs", 10), BatchSize = batch, LearningRate = Real("lr", 5e-4), Dropout = Real("dropout", 0.2), WeightDecay = Real("wd", 0.1),
             WarmupFraction = 0.1, TrainTruncation = truncation, EvalTruncation = truncation, EarlyStoppingPatience = 0,
-            ValidationFraction = share, RestoreBestEpoch = true, Precision = precision, ByteShift = Int("shift", 0), ByteValueSmoothing = Real("smoothing", 0),
+            ValidationFraction = share, RestoreBestEpoch = true, Precision = precision, ByteShift = Int("shift", 0), Resampling = Real("resample", 0), ByteValueSmoothing = Real("smoothing", 0),
             AfterEpoch = (_, module) => tests.Add(ClassifierTrainer.Evaluate((BGptClassifier)module, pt, batch, truncation).Accuracy!.Value),
         });
         var kept = ClassifierTrainer.Evaluate(ff.Model, pt, batch, truncation).Accuracy!.Value;
@@ -148,7 +148,7 @@ if (settings.ContainsKey("selection"))
     {
         Epochs = Int("epochs", 10), BatchSize = batch, LearningRate = Real("lr", 5e-4), Dropout = Real("dropout", 0.2), WeightDecay = Real("wd", 0.1),
         WarmupFraction = 0.1, TrainTruncation = truncation, EvalTruncation = truncation, EarlyStoppingPatience = 0, RestoreBestEpoch = false,
-        Precision = precision, ByteShift = Int("shift", 0), ByteValueSmoothing = Real("smoothing", 0), Seed = Int("seed", 0),
+        Precision = precision, ByteShift = Int("shift", 0), Resampling = Real("resample", 0), ByteValueSmoothing = Real("smoothing", 0), Seed = Int("seed", 0),
         AfterEpoch = (epoch, module) =>
         {
             var m = (BGptClassifier)module;
@@ -193,7 +193,7 @@ var result = ClassifierTrainer.Train(examples, null, model, new ClassifierTraini
 {
     Epochs = Int("epochs", 10), BatchSize = batch, LearningRate = Real("lr", 5e-4), Dropout = Real("dropout", 0.1), WeightDecay = Real("wd", 0.01),
     WarmupFraction = 0.1, TrainTruncation = truncation, EvalTruncation = truncation, ValidationFraction = 0.1, EarlyStoppingPatience = 0,
-    Precision = precision, ByteShift = Int("shift", 0), ByteValueSmoothing = Real("smoothing", 0),
+    Precision = precision, ByteShift = Int("shift", 0), Resampling = Real("resample", 0), ByteValueSmoothing = Real("smoothing", 0),
 });
 foreach (var h in result.History) Console.WriteLine($"epoch {h.Epoch}: train {h.TrainLoss:F3}, validation loss {h.ValidationLoss:F3}, accuracy {h.ValidationAccuracy:P1}, {h.Seconds:F0} s");
 Console.WriteLine($"total {clock.Elapsed.TotalSeconds:F0} s");

@@ -198,7 +198,7 @@ public static class BGptAutoRecipe
             bool alreadyCut = CoveringWindow(fileLengths) >= MaxWindow && median + 32 > MaxWindow / 2 && window > 2048;
             if (fine >= 3 || !(cutsFew || alreadyCut) || window / 2 < MinWindow || windowBytes is not null)
                 return Build(ChooseConfig(fileLengths, classes, window, traits, precision), fileLengths, pre, fine, budget, speed, seed, why, minPretrainEpochs,
-                    traits?.SmoothSignal == true ? SmoothSignalByteValueSmoothing : 0);
+                    traits?.SmoothSignal == true);
             why.Add($"window {window} B leaves {fine:F1} fine-tuning epochs; halved");
             window /= 2;
         }
@@ -270,9 +270,19 @@ public static class BGptAutoRecipe
     /// </summary>
     public const double SmoothSignalByteValueSmoothing = 3;
 
+    /// <summary>
+    /// Fine-tuning's <see cref="BGptTrainingOptions.Resampling"/> for <see cref="BGptDataTraits.SmoothSignal"/> data: every
+    /// epoch each training file is resampled by a factor between 1 / 1.15 and 1.15. On spoken-digits-wav's training split
+    /// (voices held out, hidden 128 / 3 layers, 20 epochs from scratch, two seeds) it lifted the held-out voices from 57.7 and
+    /// 57.7 % to 60.6 and 63.1 % and the group validation loss from 1.52 and 1.37 to 1.01 and 0.94; 0.3 gained less
+    /// (58.5 %) (docs/evaluation.md). Bytes that are codes, not quantities, are never resampled.
+    /// </summary>
+    public const double SmoothSignalResampling = 0.15;
+
     private static BGptRecipe Build(BGptConfig config, IReadOnlyList<long> lengths, double pre, double fine, TimeSpan budget,
-        BGptThroughput speed, int seed, List<string> why, double minPretrainEpochs, double byteValueSmoothing)
+        BGptThroughput speed, int seed, List<string> why, double minPretrainEpochs, bool smoothSignal)
     {
+        double byteValueSmoothing = smoothSignal ? SmoothSignalByteValueSmoothing : 0;
         int window = config.MaxTokens;
         bool longFiles = lengths.Count(l => l + 32 > window) > lengths.Count / 20; // more than 5% cut
         int batch = lengths.Count >= 800 ? 16 : 8;
@@ -295,14 +305,14 @@ public static class BGptAutoRecipe
         var classifier = new BGptClassifierOptions
         {
             Config = config, Epochs = fineEpochs, BatchSize = batch, LearningRate = 5e-4, WarmupFraction = 0.1,
-            Dropout = 0.2, WeightDecay = 0.1, ByteShift = FineTuneByteShift,
+            Dropout = 0.2, WeightDecay = 0.1, ByteShift = FineTuneByteShift, Resampling = smoothSignal ? SmoothSignalResampling : 0,
             TrainTruncation = longFiles ? TruncationStrategy.HeadTail : TruncationStrategy.RandomCrop,
             EvalTruncation = TruncationStrategy.HeadTail, ValidationFraction = 0.1, EarlyStoppingPatience = 0, RestoreBestEpoch = true,
             BestEpochTolerance = FineTuneBestEpochTolerance,
             Seed = seed, MaxTrainingTime = TimeSpan.FromSeconds((pretraining is null ? 1 : 1 - PretrainShare) * usable), Precision = speed.Precision,
             ByteValueSmoothing = byteValueSmoothing, // a no-op after pretraining: its weights are the start
         };
-        if (byteValueSmoothing > 0) why.Add($"smooth signal: the patch embedding starts blurred over {byteValueSmoothing} byte values");
+        if (smoothSignal) why.Add($"smooth signal: the patch embedding starts blurred over {byteValueSmoothing} byte values, fine-tuning resamples each file by up to {SmoothSignalResampling:0%}");
         if (config.BigramBuckets > 0) why.Add($"bytes read as symbols (no record stride, not a signal): {config.BigramBuckets} hashed byte-bigram buckets");
         why.Insert(0, $"{lengths.Count} files, window {window} B ({config.PatchLength} patches of {config.PatchSize} B), hidden {config.HiddenSize}, " +
             $"{config.PatchNumLayers}+{config.ByteNumLayers} layers; budget {budget.TotalMinutes:F1} min at {speed.PretrainTokensPerSecond:F0}/{speed.FineTuneTokensPerSecond:F0} tokens/s " +

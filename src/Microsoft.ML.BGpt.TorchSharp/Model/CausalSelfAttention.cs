@@ -64,8 +64,10 @@ public sealed class CausalSelfAttention : nn.Module
         using var scope = NewDisposeScope();
         // The scale goes on q ([.., T, hd], smaller than the scores) and the mask is added, not filled in, so backward
         // passes the scores' gradient through untouched (it is 0 where the probabilities are).
-        var blocked = zeros(allowed.shape, q.dtype, q.device).masked_fill_(allowed.logical_not(), double.NegativeInfinity);
-        var scores = matmul(q.mul(1 / Math.Sqrt(q.shape[3])), k.transpose(2, 3)).add_(blocked);   // [B, nh, T, S]
+        using var minusInfinity = double.NegativeInfinity.ToScalar(); // Scalars held to the end of their calls: see Ops
+        using var scale = (1 / Math.Sqrt(q.shape[3])).ToScalar();
+        var blocked = zeros(allowed.shape, q.dtype, q.device).masked_fill_(allowed.logical_not(), minusInfinity);
+        var scores = Ops.Add(matmul(q.mul(scale), k.transpose(2, 3)), blocked);                     // [B, nh, T, S]
         return matmul(Dropout.Apply(scores.softmax(-1), p, training: true), v).MoveToOuterDisposeScope();
     }
 }

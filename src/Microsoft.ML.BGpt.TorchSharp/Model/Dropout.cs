@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.BGpt.Modeling;
@@ -44,7 +45,8 @@ internal static class Dropout
             if (i < span.Length) span[i] = (uint)random.Next() < threshold ? (byte)1 : (byte)0;
         });
         using var bits = tensor(kept, shape);
-        return bits.to_type(dtype).mul_(1 / keep);
+        using var scale = (1 / keep).ToScalar(); // held to the end of the call: see Ops
+        return bits.to_type(dtype).mul_(scale);
     }
 
     private const long ChunkSize = 1 << 16;

@@ -30,16 +30,19 @@ internal sealed class ExampleBatcher
     public int BatchCount => (Count + _batchSize - 1) / _batchSize;
 
     /// <summary>
-    /// One epoch of batches. With a random, order is shuffled, random crops use it, and each file is first shifted by up
-    /// to byteShift bytes (<see cref="Shift"/>; 0 for none); without, batches go shortest first.
+    /// One epoch of batches. With a random, order is shuffled, random crops use it, and each file is first resampled by
+    /// a factor up to <paramref name="resampling"/> from 1 (<see cref="Resample"/>; 0 for none) and then shifted by up to
+    /// byteShift bytes (<see cref="Shift"/>; 0 for none); without, batches go shortest first.
     /// </summary>
-    public IEnumerable<TrainingBatch> Batches(TruncationStrategy strategy, Random? random, int byteShift = 0)
+    public IEnumerable<TrainingBatch> Batches(TruncationStrategy strategy, Random? random, int byteShift = 0, double resampling = 0)
     {
         foreach (var indices in Plan(random))
         {
             var rows = indices.Select(i =>
             {
-                var content = random is not null && byteShift > 0 ? Shift(_examples[i].Content.Span, byteShift, random) : _examples[i].Content.Span;
+                var content = _examples[i].Content.Span;
+                if (random is not null && resampling > 0) content = Resample(content, Math.Pow(1 + resampling, 2 * random.NextDouble() - 1));
+                if (random is not null && byteShift > 0) content = Shift(content, byteShift, random);
                 return ByteEncoder.Encode(content, _examples[i].Extension.Span, _config, strategy, random);
             }).ToList();
             yield return new TrainingBatch(rows, indices.Select(i => _examples[i].Label).ToList(), _config.PatchSize);
@@ -67,6 +70,26 @@ internal sealed class ExampleBatcher
     }
 
     private IEnumerable<int[]> Chunk(int[] indices) => indices.Chunk(_batchSize);
+
+    /// <summary>
+    /// The bytes read as samples of a signal and resampled at <paramref name="rate"/> input samples per output sample:
+    /// output j is the input at position j × rate, linearly interpolated between its two neighbours and rounded, so the
+    /// result has about length / rate bytes (rate above 1 plays faster and higher).
+    /// </summary>
+    internal static ReadOnlySpan<byte> Resample(ReadOnlySpan<byte> content, double rate)
+    {
+        if (content.Length < 2 || rate == 1) return content;
+        int length = Math.Max(1, (int)Math.Floor((content.Length - 1) / rate) + 1);
+        var output = new byte[length];
+        for (int j = 0; j < length; j++)
+        {
+            double x = j * rate;
+            int i = Math.Min((int)x, content.Length - 1);
+            double f = x - i;
+            output[j] = f == 0 || i + 1 >= content.Length ? content[i] : (byte)Math.Round(content[i] + f * (content[i + 1] - content[i]));
+        }
+        return output;
+    }
 
     /// <summary>
     /// Inserts (copies of the byte there) or deletes up to <paramref name="maxShift"/> bytes at one random position, so

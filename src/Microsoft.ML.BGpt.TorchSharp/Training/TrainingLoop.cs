@@ -96,7 +96,7 @@ internal sealed class TrainingLoop(ITrainingObjective objective, BGptConfig conf
         int index = 0, micro = 0, group = 0;
         double lossSum = 0, stepLoss = 0, lr = 0;
         long tokens = 0;
-        foreach (var batch in batches.Batches(options.TrainTruncation, random, options.ByteShift))
+        foreach (var batch in batches.Batches(options.TrainTruncation, random, options.ByteShift, options.Resampling))
         {
             ct.ThrowIfCancellationRequested();
             if (micro == 0)

@@ -54,22 +54,27 @@ public class AutoRecipeTests
     }
 
     [Fact]
-    public void Only_smooth_signals_start_with_a_smoothed_patch_embedding()
+    public void Only_smooth_signals_start_with_a_smoothed_patch_embedding_and_are_resampled()
     {
         var signal = new BGptDataTraits(SmoothSignal: true);
         var scratch = BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, traits: signal);
         scratch.Pretraining.Should().BeNull("the budget is too short to pretrain here");
         scratch.Classifier.ByteValueSmoothing.Should().Be(BGptAutoRecipe.SmoothSignalByteValueSmoothing);
-        scratch.Rationale.Should().Contain("smooth signal");
+        scratch.Classifier.Resampling.Should().Be(BGptAutoRecipe.SmoothSignalResampling);
+        scratch.Rationale.Should().Contain("smooth signal").And.Contain("resamples each file by up to 15%");
         var pretrained = BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, traits: signal, minPretrainEpochs: 0);
         pretrained.Pretraining!.ByteValueSmoothing.Should().Be(BGptAutoRecipe.SmoothSignalByteValueSmoothing, "pretraining builds the fresh model then");
+        pretrained.Classifier.Resampling.Should().Be(BGptAutoRecipe.SmoothSignalResampling);
+        pretrained.Pretraining!.Resampling.Should().Be(0, "measured on fine-tuning only");
 
         var other = BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, minPretrainEpochs: 0);
         other.Classifier.ByteValueSmoothing.Should().Be(0);
+        other.Classifier.Resampling.Should().Be(0, "bytes that are codes are never resampled");
         other.Classifier.BestEpochTolerance.Should().Be(BGptAutoRecipe.FineTuneBestEpochTolerance, "a near-tie on validation goes to the later epoch");
         other.Pretraining!.ByteValueSmoothing.Should().Be(0);
-        BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, traits: new BGptDataTraits(RecordStride: 32))
-            .Classifier.ByteValueSmoothing.Should().Be(0, "records are not amplitudes");
+        var records = BGptAutoRecipe.Create(Lengths(1000, 8044), 10, TimeSpan.FromMinutes(15), Speed, traits: new BGptDataTraits(RecordStride: 32));
+        records.Classifier.ByteValueSmoothing.Should().Be(0, "records are not amplitudes");
+        records.Classifier.Resampling.Should().Be(0);
     }
 
     [Fact]

@@ -83,6 +83,36 @@ public class BatchingAndEpochTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Resampling_interpolates_the_bytes_as_samples_at_the_new_rate()
+    {
+        byte[] ramp = [0, 10, 20, 30, 40];
+        ExampleBatcher.Resample(ramp, 1).ToArray().Should().Equal(ramp);
+        ExampleBatcher.Resample(ramp, 2).ToArray().Should().Equal(new byte[] { 0, 20, 40 }, "every other sample");
+        ExampleBatcher.Resample(ramp, 0.5).ToArray().Should().Equal(new byte[] { 0, 5, 10, 15, 20, 25, 30, 35, 40 }, "midpoints in between");
+        ExampleBatcher.Resample(new byte[] { 0, 255 }, 0.25).ToArray().Should().Equal(new byte[] { 0, 64, 128, 191, 255 }, "rounded to the nearest byte");
+        // A sine at 1/40 cycle per sample comes out at 1.1/40 at rate 1.1: the same wave, faster and shorter.
+        var wave = Enumerable.Range(0, 4000).Select(i => (byte)Math.Round(128 + 100 * Math.Sin(2 * Math.PI * i / 40))).ToArray();
+        var faster = ExampleBatcher.Resample(wave, 1.1).ToArray();
+        faster.Length.Should().Be(3636);
+        for (int j = 0; j < faster.Length; j++) ((double)faster[j]).Should().BeApproximately(128 + 100 * Math.Sin(2 * Math.PI * j * 1.1 / 40), 3);
+
+        // Training resamples only when asked, and only with a random (validation batches are never changed); the
+        // factors stay within 1 / (1 + r) .. 1 + r.
+        var content = wave.Take(800).ToArray();
+        var config = BGptConfig.Create(patchSize: 4, patchLength: 256, hiddenSize: 8, patchNumLayers: 1, byteNumLayers: 1);
+        var batcher = new ExampleBatcher(new[] { new ByteExample(content, ReadOnlyMemory<byte>.Empty, 0) }, config, batchSize: 1);
+        long[] Tokens(Random? r, double resampling) => batcher.Batches(TruncationStrategy.Head, r, 0, resampling).Single().Tokens;
+        Tokens(new Random(5), 0).Should().Equal(Tokens(null, 0));
+        Tokens(null, 0.2).Should().Equal(Tokens(null, 0));
+        var lengths = Enumerable.Range(0, 40).Select(seed => Tokens(new Random(seed), 0.2).Count(t => t != BGptConfig.SpecialToken)).ToList();
+        lengths.Should().OnlyContain(n => n >= 800 / 1.2 - 1 && n <= 800 * 1.2 + 1);
+        lengths.Distinct().Count().Should().BeGreaterThan(10, "each draw has its own factor");
+        lengths.Should().Contain(n => n < 760).And.Contain(n => n > 840, "both faster and slower");
+        var act = () => new ClassifierTrainingOptions { Resampling = -0.1 }.Validate();
+        act.Should().Throw<ArgumentException>().WithMessage("*Resampling*");
+    }
+
+    [Fact]
     public void Gradient_accumulation_takes_one_step_per_group_of_batches()
     {
         var options = ToyData.FastOptions(epochs: 2);
