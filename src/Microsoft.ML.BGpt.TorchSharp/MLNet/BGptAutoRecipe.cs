@@ -312,7 +312,7 @@ public static class BGptAutoRecipe
             Seed = seed, MaxTrainingTime = TimeSpan.FromSeconds((pretraining is null ? 1 : 1 - PretrainShare) * usable), Precision = speed.Precision,
             ByteValueSmoothing = byteValueSmoothing, // a no-op after pretraining: its weights are the start
         };
-        if (smoothSignal) why.Add($"smooth signal: the patch embedding starts blurred over {byteValueSmoothing} byte values, fine-tuning resamples each file by up to {SmoothSignalResampling:0%}");
+        if (smoothSignal) why.Add($"smooth signal: the patch embedding starts blurred over {byteValueSmoothing} byte values, fine-tuning resamples each file by up to {(int)Math.Round(SmoothSignalResampling * 100)}%");
         if (config.BigramBuckets > 0) why.Add($"bytes read as symbols (no record stride, not a signal): {config.BigramBuckets} hashed byte-bigram buckets");
         why.Insert(0, $"{lengths.Count} files, window {window} B ({config.PatchLength} patches of {config.PatchSize} B), hidden {config.HiddenSize}, " +
             $"{config.PatchNumLayers}+{config.ByteNumLayers} layers; budget {budget.TotalMinutes:F1} min at {speed.PretrainTokensPerSecond:F0}/{speed.FineTuneTokensPerSecond:F0} tokens/s " +

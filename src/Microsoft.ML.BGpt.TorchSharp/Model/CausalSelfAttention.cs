@@ -56,18 +56,26 @@ public sealed class CausalSelfAttention : nn.Module
 
     /// <summary>
     /// What scaled-dot-product attention computes with dropout (libtorch's math path: scores, mask, softmax, dropout,
-    /// values), written out so the probabilities' dropout mask comes from <see cref="Dropout"/>, not libtorch's
-    /// per-element draws. q [B, nh, T, hd], k and v [B, nh, S, hd], allowed [.., T, S] -> [B, nh, T, hd].
+    /// values, in float32 whatever the inputs' type, as that path computes bf16 and fp16 on the CPU), written out so the
+    /// probabilities' dropout mask comes from <see cref="Dropout"/>, not libtorch's per-element draws.
+    /// q [B, nh, T, hd], k and v [B, nh, S, hd], allowed [.., T, S] -> [B, nh, T, hd] in q's type.
     /// </summary>
     internal static Tensor AttendWithDropout(Tensor q, Tensor k, Tensor v, Tensor allowed, double p)
     {
         using var scope = NewDisposeScope();
+        var dtype = q.dtype;
+        if (dtype != ScalarType.Float32) (q, k, v) = (q.to_type(ScalarType.Float32), k.to_type(ScalarType.Float32), v.to_type(ScalarType.Float32));
         // The scale goes on q ([.., T, hd], smaller than the scores) and the mask is added, not filled in, so backward
-        // passes the scores' gradient through untouched (it is 0 where the probabilities are).
-        using var minusInfinity = double.NegativeInfinity.ToScalar(); // Scalars held to the end of their calls: see Ops
+        // passes the scores' gradient through untouched. A large finite value, not -inf: its exp is 0 all the same, and
+        // a query that may see no key at all gets a finite row, zeroed below, as libtorch's safe softmax zeroes it (the
+        // trainers' batches never have one: key 0 is always real), instead of NaN.
+        using var blockedScore = (-1e30).ToScalar(); // Scalars held to the end of their calls: see Ops
         using var scale = (1 / Math.Sqrt(q.shape[3])).ToScalar();
-        var blocked = zeros(allowed.shape, q.dtype, q.device).masked_fill_(allowed.logical_not(), minusInfinity);
-        var scores = Ops.Add(matmul(q.mul(scale), k.transpose(2, 3)), blocked);                     // [B, nh, T, S]
-        return matmul(Dropout.Apply(scores.softmax(-1), p, training: true), v).MoveToOuterDisposeScope();
+        var blocked = zeros(allowed.shape, ScalarType.Float32, q.device).masked_fill_(allowed.logical_not(), blockedScore);
+        var probs = Ops.Add(matmul(q.mul(scale), k.transpose(2, 3)), blocked).softmax(-1);         // [B, nh, T, S]
+        var seesAny = allowed.any(-1, keepdim: true);
+        if (!seesAny.all().item<bool>()) probs = probs.mul(seesAny.to_type(ScalarType.Float32));
+        var y = matmul(Dropout.Apply(probs, p, training: true), v);
+        return (dtype == ScalarType.Float32 ? y : y.to_type(dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -26,14 +26,15 @@ internal static class Dropout
     {
         long n = shape.Aggregate(1L, (a, b) => a * b);
         var kept = new byte[n];
-        // A threshold on 32 random bits: keep is exact to 2^-32. Chunks of the mask have their own streams (split
-        // from one seed), so the mask does not depend on how many threads fill it.
+        // A threshold on 32 random bits: keep is exact to 2^-32. Chunks of the mask have their own streams (seeded by
+        // hashing the call's seed with the chunk's index), so the mask does not depend on how many threads fill it.
         uint threshold = (uint)Math.Min(uint.MaxValue, Math.Round(keep * 4294967296.0));
         ulong seed = Seed();
         int chunks = (int)((n + ChunkSize - 1) / ChunkSize);
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, c =>
+        // As many threads as torch is given (set_num_threads), not more.
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) }, c =>
         {
-            var random = new Xoshiro256(seed + (ulong)c * 0x9E3779B97F4A7C15UL);
+            var random = new Xoshiro256(Xoshiro256.Mix(seed ^ Xoshiro256.Mix((ulong)c + 1)));
             var span = kept.AsSpan((int)(c * ChunkSize), (int)Math.Min(ChunkSize, n - c * ChunkSize));
             int i = 0;
             for (; i + 1 < span.Length; i += 2)
@@ -84,9 +85,11 @@ internal static class Dropout
             return result;
         }
 
-        private static ulong SplitMix(ref ulong x)
+        private static ulong SplitMix(ref ulong x) => Mix(x += 0x9E3779B97F4A7C15UL);
+
+        /// <summary>splitmix64's finaliser: a bijective hash of 64 bits, to give each chunk an unrelated seed.</summary>
+        public static ulong Mix(ulong z)
         {
-            ulong z = x += 0x9E3779B97F4A7C15UL;
             z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
             z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
             return z ^ (z >> 31);

@@ -48,7 +48,8 @@ public sealed class Gpt2Model : nn.Module
             throw new ArgumentException($"{past + t} positions exceed this decoder's {Positions} learned positions " +
                 "(BGptConfig.PatchLength for the patch-level decoder, PatchSize + 1 for the byte-level one).", nameof(inputsEmbeds));
         using var positions = wpe.weight!.narrow(0, past, t);                  // rows past..past + t - 1: [T, H]
-        var x = Dropout.Apply(Ops.Add(inputsEmbeds, positions), _dropout, training);
+        using var embedded = Ops.Add(inputsEmbeds, positions);
+        var x = Dropout.Apply(embedded, _dropout, training);
         for (int i = 0; i < h.Count; i++) x = h[i].forward(x, keyMask, cache, i);
         return ln_f.forward(x);
     }

@@ -110,8 +110,10 @@ public abstract class BGptTrainingOptions
     /// Resampling augmentation for sampled signals (8-bit PCM audio and other data whose byte values are quantities):
     /// each epoch, every training file is resampled by its own random factor between 1 / (1 + this) and 1 + this, by
     /// linear interpolation between neighbouring byte values, so it plays faster or slower, and higher or lower (speed
-    /// perturbation: what differs between speakers' voices). Meaningless for bytes that are codes (text, compressed or
-    /// binary formats). 0 turns it off. Default 0; sensible 0.05 to 0.2 for signals.
+    /// perturbation: what differs between speakers' voices). The whole file is resampled, a header too (a WAV's 44 bytes
+    /// vary in training and are read as they are in validation and prediction; they say nothing about the class).
+    /// Meaningless for bytes that are codes (text, compressed or binary formats). 0 turns it off. Default 0; sensible
+    /// 0.05 to 0.2 for signals.
     /// </summary>
     public double Resampling { get; set; }
 

@@ -82,7 +82,23 @@ public class DropoutTests
     }
 
     [Fact]
-    public void Written_out_attention_without_dropping_equals_scaled_dot_product_attention()
+    public void Odd_sizes_and_a_partial_last_chunk_are_masked_like_the_rest()
+    {
+        // 2^17 + 3 elements: two whole 64K chunks and a partial third of odd length; each part drops its share.
+        using var scope = NewDisposeScope();
+        manual_seed(21);
+        const long n = (1 << 17) + 3;
+        var dropped = Dropout.Apply(ones(n), 0.3, true).eq(0).to_type(ScalarType.Float64);
+        foreach (var (start, length) in new[] { (0L, 1L << 16), (1L << 16, 1L << 16) })
+            dropped.narrow(0, start, length).mean().item<double>().Should().BeApproximately(0.3, 5 * Math.Sqrt(0.21 / length));
+        // The 3-element tail, over many calls: every position, the odd last one too, is dropped about 30 % of the time.
+        var tails = Enumerable.Range(0, 2000).Select(_ => Dropout.Apply(ones(3), 0.3, true).eq(0).to_type(ScalarType.Float64)).ToArray();
+        var perPosition = stack(tails).mean(new long[] { 0 }).data<double>().ToArray();
+        perPosition.Should().OnlyContain(share => Math.Abs(share - 0.3) < 5 * Math.Sqrt(0.21 / 2000));
+    }
+
+    [Fact]
+    public void Written_out_attention_drops_probabilities_and_equals_scaled_dot_product_attention_without_dropping()
     {
         manual_seed(13);
         using var scope = NewDisposeScope();
@@ -94,7 +110,32 @@ public class DropoutTests
         var allowed = ones(t, past + t, ScalarType.Bool).tril(past).view(1, 1, t, past + t).logical_and(keyMask.view(b, 1, 1, past + t));
         var expected = F.scaled_dot_product_attention(q, k, v, allowed);
         // p this small keeps every element (the 32-bit threshold rounds to all) at scale 1 + 1e-12.
-        var actual = CausalSelfAttention.AttendWithDropout(q, k, v, allowed, 1e-12);
-        (actual - expected).abs().max().item<float>().Should().BeLessThan(1e-5f);
+        var kept = CausalSelfAttention.AttendWithDropout(q, k, v, allowed, 1e-12);
+        (kept - expected).abs().max().item<float>().Should().BeLessThan(1e-5f);
+
+        // With dropping, the mask falls on the probabilities: the same seed's mask, applied by hand, gives the same output.
+        var probs = (matmul(q, k.transpose(2, 3)) / Math.Sqrt(hd)).masked_fill(allowed.logical_not(), double.NegativeInfinity).softmax(-1);
+        manual_seed(99);
+        var mask = Dropout.Mask(probs.shape, 0.6, ScalarType.Float32);
+        manual_seed(99);
+        var dropped = CausalSelfAttention.AttendWithDropout(q, k, v, allowed, 0.4);
+        (dropped - matmul(probs * mask, v)).abs().max().item<float>().Should().BeLessThan(1e-5f);
+        (dropped - expected).abs().max().item<float>().Should().BeGreaterThan(1e-2f, "something was dropped");
+
+        // bf16 inputs are attended in float32 (libtorch's math path does the same) and come back as bf16: with scores in
+        // the tens, bf16 scores would move the probabilities by several percent; here only the output is rounded.
+        var (qb, kb, vb) = ((q * 8).to_type(ScalarType.BFloat16), k.to_type(ScalarType.BFloat16), v.to_type(ScalarType.BFloat16));
+        var bf16 = CausalSelfAttention.AttendWithDropout(qb, kb, vb, allowed, 1e-12);
+        bf16.dtype.Should().Be(ScalarType.BFloat16);
+        var reference = F.scaled_dot_product_attention(qb.to_type(ScalarType.Float32), kb.to_type(ScalarType.Float32), vb.to_type(ScalarType.Float32), allowed);
+        var excess = (bf16.to_type(ScalarType.Float32) - reference).abs() - reference.abs() / 256 - 1e-6;   // half a bf16 ulp or more
+        excess.max().item<float>().Should().BeLessThanOrEqualTo(0, "only the output is rounded to bf16");
+
+        // A query that may see no key (never in the trainers' batches) gets zeros, as libtorch's safe softmax gives it, not NaN.
+        var none = allowed.clone();
+        none[0, 0, 0].fill_(false);
+        var row = CausalSelfAttention.AttendWithDropout(q, k, v, none, 1e-12);
+        row[0, TensorIndex.Colon, 0].abs().max().item<float>().Should().Be(0);
+        row.isnan().any().item<bool>().Should().BeFalse();
     }
 }
