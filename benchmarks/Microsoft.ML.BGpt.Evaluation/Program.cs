@@ -61,7 +61,7 @@ var measured = new Dictionary<int, (BGptThroughput Speed, PhaseResult Phase)>();
     if (a.BigramBuckets is { } k && k != recipe.Config.BigramBuckets)
     {
         // An experiment's override: both phases train the same architecture, so the checkpoint fits the classifier.
-        var c = WithBigrams(recipe.Config);
+        var c = recipe.Config with { BigramBuckets = k };
         if (recipe.Pretraining is { } p) p.Config = c;
         recipe.Classifier.Config = c;
         recipe = recipe with { Config = c, Rationale = recipe.Rationale + $"; --bigram-buckets {k} (Auto's choice overridden)" };
@@ -135,8 +135,6 @@ if (a.Ablations && main is not null)
 
 ReportWriter.Write(a, data, results, ablations);
 return;
-
-BGptConfig WithBigrams(BGptConfig c) => a.BigramBuckets is { } k ? c with { BigramBuckets = k } : c;
 
 // Every setting of the recipe's fine-tuning (a hand-picked list missed ByteShift, Precision and later options), with a
 // new epoch bound and time budget.

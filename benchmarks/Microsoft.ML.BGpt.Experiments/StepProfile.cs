@@ -69,7 +69,7 @@ internal static class StepProfile
         Console.WriteLine($"  {"step",-14} {total,8:F1} ms  -> {batch.RealTokens / total * 1000:F0} tokens/s");
     }
 
-    /// <summary>How long the ways of drawing a dropout mask take on one [16, 128, 256] activation (dropoutbench=1).</summary>
+    /// <summary>libtorch's dropout and its mask draws against the model's Modeling.Dropout on one [16, 128, 256] activation (dropoutbench=1).</summary>
     public static void Dropout()
     {
         using var settings = new TorchSettingsScope(null); // keeps freed memory, as the trainers do
@@ -88,34 +88,6 @@ internal static class StepProfile
         Time("F.dropout 0.2", () => nn.functional.dropout(x, 0.2, true));
         Time("bernoulli_ float", () => empty_like(x).bernoulli_(0.8));
         Time("bernoulli_ uint8", () => empty(x.shape, ScalarType.Byte).bernoulli_(0.8));
-        Time("rand_like", () => rand_like(x));
-        Time("rand_like < 0.8", () => rand_like(x).lt(0.8));
-        Time("randint uint8", () => randint_like(empty(x.shape, ScalarType.Byte), 0, 256));
-        Time("mul", () => x * x);
-        var buf = new float[x.numel()];
-        Time("tensor(float[]) copy", () => tensor(buf, x.shape));
-        var bytesBuf = new byte[x.numel()];
-        Time("tensor(byte[]) copy", () => tensor(bytesBuf, x.shape));
-        Time("new float[] + copy", () => tensor(new float[x.numel()], x.shape));
-        Time("empty float", () => empty(x.shape));
-        var kept = new byte[x.numel()];
-        Time("C# loop only", () =>
-        {
-            ulong s0 = 1, s1 = 2, s2 = 3, s3 = 4;
-            uint threshold = 3435973837;
-            var span = kept.AsSpan();
-            for (int i = 0; i + 1 < span.Length; i += 2)
-            {
-                ulong r = ulong.RotateLeft(s1 * 5, 7) * 9;
-                ulong t = s1 << 17; s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = ulong.RotateLeft(s3, 45);
-                span[i] = (uint)r < threshold ? (byte)1 : (byte)0;
-                span[i + 1] = (uint)(r >> 32) < threshold ? (byte)1 : (byte)0;
-            }
-            return x;
-        });
-        var bitsT = tensor(kept, x.shape);
-        Time("to_type float", () => bitsT.to_type(ScalarType.Float32));
-        Time("to_type float mul_", () => bitsT.to_type(ScalarType.Float32).mul_(1.25));
         Time("Dropout.Apply 0.2", () => Microsoft.ML.BGpt.Modeling.Dropout.Apply(x, 0.2, true));
         Time("Dropout.Mask", () => Microsoft.ML.BGpt.Modeling.Dropout.Mask(x.shape, 0.8, ScalarType.Float32));
         var xb = x.to_type(ScalarType.BFloat16);
