@@ -32,12 +32,17 @@ internal static class MatmulBench
             if (!end) report.SetMatmulRate("TorchSharp", flop / fp32.Median);
             report.Add(new Row("matmul", "—", "TorchSharp", "torch.matmul", "fp32", when, fp32, flop, Notes: "efficiency denominator of TorchSharp rows"));
 
-            using var a16 = a.to_type(ScalarType.BFloat16);
-            using var b16 = b.to_type(ScalarType.BFloat16);
-            var bf16 = Measure.Time(o, () => { using var c = a16.matmul(b16); }, maxRuns: o.Quick ? 5 : 10, budget: o.Quick ? 1.5 : 4);
-            report.Add(new Row("matmul", "—", "TorchSharp", "torch.matmul", "bf16", when, bf16, flop,
-                Notes: $"{fp32.Median / bf16.Median:0.00}× fp32"));
-            report.Values["torch.bf16.matmul"] = flop / bf16.Median;
+            if (!Bf16.Runs)
+                report.Add(new Row("matmul", "—", "TorchSharp", "torch.matmul", "bf16", when, null, flop, Notes: Bf16.Skipped));
+            else
+            {
+                using var a16 = a.to_type(ScalarType.BFloat16);
+                using var b16 = b.to_type(ScalarType.BFloat16);
+                var bf16 = Measure.Time(o, () => { using var c = a16.matmul(b16); }, maxRuns: o.Quick ? 5 : 10, budget: o.Quick ? 1.5 : 4);
+                report.Add(new Row("matmul", "—", "TorchSharp", "torch.matmul", "bf16", when, bf16, flop,
+                    Notes: $"{fp32.Median / bf16.Median:0.00}× fp32"));
+                report.Values["torch.bf16.matmul"] = flop / bf16.Median;
+            }
         }
 
         var model = MatmulModel(N, N, N, seed: 1);

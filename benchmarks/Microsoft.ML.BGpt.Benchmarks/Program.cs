@@ -142,7 +142,7 @@ internal static class Targets
             var paired = r.Values.TryGetValue(SpeedUpKey("paper", engine, fast), out var v) ? (SpeedUp)v : null;
             double? speedup = paired?.Median ?? rows;
             Line($"{engine}: {fast} 8 KB forward ≥ 2.5× faster than fp32",
-                speedup is null ? "—" : (paired is null ? "" : $"{paired.Text}; ") + (rows is null ? "" : $"row medians {rows:0.00}× ({Report.Seconds(b!.Time!.Median)} vs {Report.Seconds(a!.Time!.Median)}); accuracy: {b.Notes.Split(';')[0]}"),
+                speedup is null ? (fast == "bf16" && !Bf16.Runs ? Bf16.Skipped : "—") : (paired is null ? "" : $"{paired.Text}; ") + (rows is null ? "" : $"row medians {rows:0.00}× ({Report.Seconds(b!.Time!.Median)} vs {Report.Seconds(a!.Time!.Median)}); accuracy: {b.Notes.Split(';')[0]}"),
                 speedup is null ? null : speedup >= 2.5, speedup is null ? null : $"{speedup / 2.5 * 100:0}% of the target");
         }
 
@@ -155,7 +155,7 @@ internal static class Targets
                 eff is null ? null : eff >= 0.65, eff is null ? null : $"{eff / 0.65 * 100:0}% of the target");
             var b = Get("training", "TorchSharp", "bf16 mixed", c);
             double? s = row is null || b is null ? null : row.Time!.Median / b.Time!.Median;
-            Line($"bf16 training step ({c}) ≥ 1.6× faster than fp32", s is null ? "—" : $"{s:0.00}×", s is null ? null : s >= 1.6, s is null ? null : $"{s / 1.6 * 100:0}% of the target");
+            Line($"bf16 training step ({c}) ≥ 1.6× faster than fp32", s is null ? (Bf16.Runs ? "—" : Bf16.Skipped) : $"{s:0.00}×", s is null ? null : s >= 1.6, s is null ? null : $"{s / 1.6 * 100:0}% of the target");
         }
 
         // 4. LM bits per byte within 2× the classification forward.
@@ -165,7 +165,7 @@ internal static class Targets
             var fwd = Get("forward", engine, precision, c);
             double? ratio = lm is null || fwd is null ? null : lm.Time!.Median / fwd.Time!.Median;
             double flopRatio = lm is null || fwd is null ? 0 : lm.Flop / fwd.Flop;
-            Line($"{engine} {precision}: LM bits/byte 8 KB ≤ 2× classify 8 KB", ratio is null ? "—" : $"{ratio:0.00}× (FLOP ratio {flopRatio:0.00}×)",
+            Line($"{engine} {precision}: LM bits/byte 8 KB ≤ 2× classify 8 KB", ratio is null ? (precision == "bf16" && !Bf16.Runs ? Bf16.Skipped : "—") : $"{ratio:0.00}× (FLOP ratio {flopRatio:0.00}×)",
                 ratio is null ? null : ratio <= 2, ratio is null ? null : $"{ratio / 2:0.00}× over the budget");
         }
 

@@ -36,7 +36,8 @@ internal static class TorchBench
 
         using (inference_mode())
         {
-            foreach (var (precision, model) in new (string, BGptClassifier)[] { ("fp32", fp32), ("bf16", bf16) })
+            if (!Bf16.Runs) report.Add(new Row("forward", k, Engine, "BGptClassifier.forward", "bf16", "classify", null, 0, "", Bf16.Skipped));
+            foreach (var (precision, model) in Bf16.With(("fp32", fp32), ("bf16", bf16)))
                 foreach (var (name, path, bytes) in cases)
                 {
                     float[] features = [], logits = [];
@@ -63,12 +64,12 @@ internal static class TorchBench
                 using var scope = NewDisposeScope();
                 _ = Floats(model.forward(Tokens(data.Input8K, c)));
             }
-            report.Values[Targets.SpeedUpKey(k, Engine, "bf16")] = Measure.Interleaved(() => Classify8K(fp32), () => Classify8K(bf16), o.Quick ? 5 : 9);
+            if (Bf16.Runs) report.Values[Targets.SpeedUpKey(k, Engine, "bf16")] = Measure.Interleaved(() => Classify8K(fp32), () => Classify8K(bf16), o.Quick ? 5 : 9);
 
             var files = o.Quick ? data.Subset(6) : data.Files;
             long encoded = files.Sum(f => Flops.EncodedBytes(c, new FileInfo(f).Length));
             double flop = files.Sum(f => Flops.ClassifierForward(c, 1, Flops.Patches(c, new FileInfo(f).Length), BenchModel.Labels.Count));
-            foreach (var (precision, model) in o.Quick ? new[] { ("fp32", fp32) } : new[] { ("fp32", fp32), ("bf16", bf16) })
+            foreach (var (precision, model) in o.Quick ? new[] { ("fp32", fp32) } : Bf16.With(("fp32", fp32), ("bf16", bf16)))
             {
                 var t = Measure.Time(() =>
                 {
@@ -105,7 +106,8 @@ internal static class TorchBench
             {
                 double flop = Flops.LmLoss(c, Flops.Patches(c, 8192));
                 double? bpb32 = null;
-                foreach (var (precision, model) in new (string, BGptLMHeadModel)[] { ("fp32", fp32), ("bf16", bf16) })
+                if (!Bf16.Runs) report.Add(new Row("lm", k, Engine, "BGptLMHeadModel.Loss", "bf16", "bits/byte 8 KB", null, 0, "", Bf16.Skipped));
+                foreach (var (precision, model) in Bf16.With(("fp32", fp32), ("bf16", bf16)))
                 {
                     double bpb = 0;
                     var t = Measure.Time(o, () =>
@@ -128,7 +130,8 @@ internal static class TorchBench
             var tokens = ByteEncoder.EncodeFile(data.Input1K, c);
             var prefix = tokens[..^c.PatchSize];                                   // drop the end patch
             int patches = o.Quick ? 4 : 16;
-            foreach (var (precision, model) in new (string, BGptLMHeadModel)[] { ("fp32", fp32), ("bf16", bf16) })
+            if (!Bf16.Runs) report.Add(new Row("generation", k, Engine, "BGptGenerator.Generate (KV cache)", "bf16", "after 1 KB", null, 0, "", Bf16.Skipped));
+            foreach (var (precision, model) in Bf16.With(("fp32", fp32), ("bf16", bf16)))
             {
                 var generator = new BGptGenerator(model);
                 int steps = 0;

@@ -83,7 +83,8 @@ internal sealed class TrainingBench : IDisposable
         var shapes = new List<(int Bytes, int Batch)> { (1024, 1), (1024, 8), (8192, 1) };
         if (!o.Quick) shapes.Add((8192, 8));
         var fp32Times = new Dictionary<(int, int), double>();
-        foreach (var bf16 in new[] { false, true })
+        if (!Bf16.Runs) report.Add(new Row("training", m.Name, Engine, "classifier step: fwd + bwd + AdamW", "bf16 mixed", "all shapes", null, 0, "", Bf16.Skipped));
+        foreach (var bf16 in Bf16.With(false, true))
         {
             using var bench = new TrainingBench(m, bf16);
             foreach (var (bytes, batch) in shapes)
@@ -103,7 +104,7 @@ internal sealed class TrainingBench : IDisposable
                     $"{batch / t.Median:0.00} files/s", notes));
             }
         }
-        if (m.Name == "paper" || !o.Quick) report.Findings.Add(Accuracy(m, data));
+        if (Bf16.Runs && (m.Name == "paper" || !o.Quick)) report.Findings.Add(Accuracy(m, data));
     }
 
     /// <summary>Loss and gradient agreement of a bf16 step with the fp32 one (dropout off, same input and weights).</summary>

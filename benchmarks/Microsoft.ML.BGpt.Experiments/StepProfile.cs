@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 /// <summary>
 /// Where one classifier training step's time goes (profile=1): forward, backward, the bf16 copy's gradient hand-over,
-/// clipping, AdamW and the copy's sync, each timed alone over the same batch, medians of the timed steps.
+/// clipping, AdamW (fused, and with libtorch's operations for comparison) and the copy's sync, each timed alone over the same batch, medians of the timed steps.
 /// </summary>
 internal static class StepProfile
 {
@@ -39,6 +39,8 @@ internal static class StepProfile
             if (copy is not null) Time("grads to fp32", () => copy.AccumulateGradients(first: true));
             Time("clip", () => nn.utils.clip_grad_norm_(parameters.Where(p => p.grad is not null).ToList(), 1.0));
             Time("adamw", () => optimizer.Step());
+            // The same update with libtorch's nine operations per parameter, on the same gradients (an extra step: A/B in one process).
+            Time("adamw, ops", () => { optimizer.UseFusedUpdate = false; optimizer.Step(); optimizer.UseFusedUpdate = true; });
             if (copy is null) Time("zero grad", () => optimizer.ZeroGrad());
             else Time("sync to bf16", () => copy.Sync());
             if (s < 2) foreach (var l in times.Values) l.Clear(); // warm-up steps
@@ -63,7 +65,7 @@ internal static class StepProfile
                 if (s < 2) foreach (var k in times.Keys.Where(k => k.StartsWith("f:"))) times[k].Clear();
             }
         }
-        double total = times.Where(kv => !kv.Key.StartsWith("f:")).Sum(kv => Median(kv.Value));
+        double total = times.Where(kv => !kv.Key.StartsWith("f:") && kv.Key != "adamw, ops").Sum(kv => Median(kv.Value));
         Console.WriteLine($"profile: {config.PatchLength} patches of {config.PatchSize} B, hidden {config.HiddenSize}, {config.PatchNumLayers} layers, bigrams {config.BigramBuckets}, batch {batchSize} ({batch.RealTokens} tokens), {precision}, threads {get_num_threads()}");
         foreach (var (name, l) in times) Console.WriteLine($"  {name,-14} {Median(l),8:F1} ms  ({100 * Median(l) / total:F0} %)");
         Console.WriteLine($"  {"step",-14} {total,8:F1} ms  -> {batch.RealTokens / total * 1000:F0} tokens/s");

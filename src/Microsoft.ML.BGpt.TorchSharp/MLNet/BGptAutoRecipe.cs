@@ -344,7 +344,7 @@ public static class BGptAutoRecipe
     /// on the machine only slows a run) and returns tokens per second. With
     /// <paramref name="tryBFloat16"/>, fine-tuning is timed in fp32 and in bf16 mixed precision, and the faster by at
     /// least <see cref="BFloat16MinSpeedup"/> (bf16 on CPUs with native bf16 arithmetic) becomes the precision of the
-    /// result, which pretraining is then timed in.
+    /// result, which pretraining is then timed in; bf16 is not timed where <see cref="BFloat16Speed.IsFast"/> is false.
     /// </summary>
     public static BGptThroughput MeasureThroughput(BGptConfig config, IReadOnlyList<ReadOnlyMemory<byte>> sample, int classes,
         int batchSize = 16, int steps = 4, int? threads = null, bool tryBFloat16 = true) =>
@@ -402,7 +402,9 @@ public static class BGptAutoRecipe
         }, p).Model.Dispose());
         var chosen = only ?? TrainingPrecision.Float32;
         double fine = FineTune(chosen);
-        if (only is null)
+        // Where bf16 matrix products are slow (no AVX-512: libtorch's scalar fallback, hundreds of times slower), timing
+        // bf16 fine-tuning would take minutes of the budget to learn what BFloat16Speed knows in a fraction of a second.
+        if (only is null && BFloat16Speed.IsFast)
         {
             double bf16 = FineTune(TrainingPrecision.BFloat16Mixed);
             if (bf16 < BFloat16MinSpeedup * fine) // bf16 lost: once more each, each one's faster kept

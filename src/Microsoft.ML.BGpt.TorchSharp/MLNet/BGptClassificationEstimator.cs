@@ -63,6 +63,7 @@ public sealed class BGptClassificationEstimator : IEstimator<ITransformer>
         using var log = new MLContextLog(_catalog, "BGpt");
         var progress = new ProgressFanOut(_options.Progress, log);
         log.Info($"{_component}: {train.Count} training files, {labels.Count} classes, {(weights is null ? "from scratch" : "from " + _options.PretrainedWeights)}.");
+        log.WarnIfBFloat16IsSlow(_component, _options.Precision);
         var options = _options.CopyAs<BGptClassifierOptions>(); // this Fit's label names go into its checkpoints, not into the caller's options
         options.LabelNames ??= labels;
         var result = ClassifierTrainer.Train(train, valid, labels.Count, config, weights, options, progress, options.CancellationToken);

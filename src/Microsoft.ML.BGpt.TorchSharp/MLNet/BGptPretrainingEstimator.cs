@@ -48,6 +48,7 @@ public sealed class BGptPretrainingEstimator : IEstimator<ITransformer>
 
         using var log = new MLContextLog(_catalog, "BGpt");
         log.Info($"{Component}: {train.Count} files, {config.HiddenSize} hidden, {config.PatchNumLayers} + {config.ByteNumLayers} layers.");
+        log.WarnIfBFloat16IsSlow(Component, _options.Precision);
         var result = Pretrainer.Train(train, null, config, weights, _options, new ProgressFanOut(_options.Progress, log), _options.CancellationToken);
         using var model = result.Model;
         LastTrainingHistory = result.History;

@@ -1,3 +1,4 @@
+using Microsoft.ML.BGpt.Training;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.BGpt.MLNet;
@@ -26,6 +27,16 @@ internal sealed class MLContextLog : IDisposable
     }
 
     public void Info(string message) => _channel?.Info(MessageSensitivity.None, message);
+
+    public void Warning(string message) => _channel?.Warning(MessageSensitivity.None, message);
+
+    /// <summary>Warns when bf16 mixed precision is asked for on a CPU whose bf16 matrix products are slow (<see cref="BFloat16Speed"/>).</summary>
+    public void WarnIfBFloat16IsSlow(string component, TrainingPrecision precision)
+    {
+        if (precision == TrainingPrecision.BFloat16Mixed && !BFloat16Speed.IsFast)
+            Warning($"{component}: Precision is BFloat16Mixed, but bf16 matrix products run at {BFloat16Speed.RelativeToFloat32:0.###}x " +
+                "the speed of fp32 on this CPU (no native bf16 path); Float32 trains faster here.");
+    }
 
     public void Dispose() => _channel?.Dispose();
 }

@@ -6,13 +6,14 @@ namespace Microsoft.ML.BGpt.Training;
 
 /// <summary>
 /// AdamW as torch 1.13 computes it (<c>torch.optim.AdamW</c>, single-tensor path, what the original trains with),
-/// updating each parameter in place with one temporary that is freed before the next parameter is touched.
+/// updating each float32 parameter in one fused pass over it, its gradient and its moments (<see cref="FusedAdamW"/>),
+/// or, for any other tensor, with libtorch's operations one parameter at a time.
 /// </summary>
 /// <remarks>
 /// TorchSharp 0.107's <c>optim.AdamW</c> runs the same arithmetic but keeps every parameter's temporaries
 /// (<c>sqrt</c>, the division, the gradient handles) alive until the end of <c>step()</c>: for the 110M model that
 /// is about 2 × 350 MB allocated and freed every step, which raised the training peak past 4 GB and made some
-/// steps 10–20× slower (fresh pages). Here the extra memory is one parameter's worth. <see cref="ZeroGrad"/>
+/// steps 10–20× slower (fresh pages). The fused pass allocates nothing. <see cref="ZeroGrad"/>
 /// zeroes gradients in place, as torch 1.13's default <c>zero_grad(set_to_none=False)</c>: a parameter that had a
 /// gradient keeps being updated, one that never had one (the patch decoder's unused token embedding) is skipped,
 /// exactly as in the original.
@@ -69,32 +70,47 @@ public sealed class BGptAdamW : IDisposable
     {
         using var _ = no_grad();
         double lr = LearningRate;
-        using var decay = (1 - lr * WeightDecay).ToScalar();
-        using var keep1 = Beta1.ToScalar();
-        using var take1 = (1 - Beta1).ToScalar();
-        using var keep2 = Beta2.ToScalar();
-        using var take2 = (1 - Beta2).ToScalar();
-        using var eps = Eps.ToScalar();
+        var fused = new List<FusedAdamW.Work>(_parameters.Length);
         for (int i = 0; i < _parameters.Length; i++)
         {
-            using var scope = NewDisposeScope();
             var p = _parameters[i];
-            var grad = p.grad;
+            using var grad = p.grad;
             if (grad is null) continue;
             var m = _expAvg[i] ??= zeros_like(p).DetachFromDisposeScope();
             var v = _expAvgSq[i] ??= zeros_like(p).DetachFromDisposeScope();
             long step = ++_steps[i];
             double biasCorrection1 = 1 - Math.Pow(Beta1, step);
             double biasCorrection2 = 1 - Math.Pow(Beta2, step);
-            using var stepSize = (-lr / biasCorrection1).ToScalar();
-            using var correction2Sqrt = Math.Sqrt(biasCorrection2).ToScalar();
-
-            p.mul_(decay);
-            m.mul_(keep1).add_(grad, take1);
-            v.mul_(keep2).addcmul_(grad, grad, take2);
-            var denom = v.sqrt().div_(correction2Sqrt).add_(eps, _one);
-            p.addcdiv_(m, denom, stepSize);
+            if (UseFusedUpdate && FusedAdamW.TryPrepare(p, grad, m, v, new FusedAdamW.Factors((float)(1 - lr * WeightDecay),
+                    (float)Beta1, (float)(1 - Beta1), (float)Beta2, (float)(1 - Beta2), (float)(-lr / biasCorrection1),
+                    (float)Math.Sqrt(biasCorrection2), (float)Eps)) is { } work)
+                fused.Add(work);
+            else
+                StepWithTorch(p, grad, m, v, lr, biasCorrection1, biasCorrection2);
         }
+        FusedAdamW.Run(fused, get_num_threads());
+    }
+
+    /// <summary>Whether <see cref="Step"/> updates float32 CPU parameters in one fused pass (the default) rather than with libtorch's nine operations.</summary>
+    internal bool UseFusedUpdate { get; set; } = true;
+
+    // torch 1.13's single-tensor AdamW, operation by operation: for tensors the fused pass does not take.
+    private void StepWithTorch(Tensor p, Tensor grad, Tensor m, Tensor v, double lr, double biasCorrection1, double biasCorrection2)
+    {
+        using var scope = NewDisposeScope();
+        using var decay = (1 - lr * WeightDecay).ToScalar();
+        using var keep1 = Beta1.ToScalar();
+        using var take1 = (1 - Beta1).ToScalar();
+        using var keep2 = Beta2.ToScalar();
+        using var take2 = (1 - Beta2).ToScalar();
+        using var eps = Eps.ToScalar();
+        using var stepSize = (-lr / biasCorrection1).ToScalar();
+        using var correction2Sqrt = Math.Sqrt(biasCorrection2).ToScalar();
+        p.mul_(decay);
+        m.mul_(keep1).add_(grad, take1);
+        v.mul_(keep2).addcmul_(grad, grad, take2);
+        var denom = v.sqrt().div_(correction2Sqrt).add_(eps, _one);
+        p.addcdiv_(m, denom, stepSize);
     }
 
     /// <summary>Zeroes every existing gradient in place (torch 1.13's <c>zero_grad()</c>); parameters without one keep none.</summary>

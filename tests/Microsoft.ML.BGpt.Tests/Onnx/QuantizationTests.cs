@@ -103,10 +103,12 @@ public class QuantizationTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Weight_quantization_error_is_at_most_half_a_step(bool perColumn)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public void Weight_quantization_error_is_at_most_half_a_step(bool perColumn, bool reduceRange)
     {
+        int qmax = reduceRange ? 63 : 127;
         const int rows = 64, columns = 96;
         var rng = new Random(3);
         var w = Enumerable.Range(0, rows * columns).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (float)Math.Exp(rng.NextDouble() * 4 - 2)).ToArray();
@@ -122,7 +124,7 @@ public class QuantizationTests(ITestOutputHelper output)
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
 
         var quantized = ModelProto.Parser.ParseFrom(OnnxQuantizer.QuantizeDynamic(Google.Protobuf.MessageExtensions.ToByteArray(model),
-            new OnnxQuantizationOptions { PerColumn = perColumn }));
+            new OnnxQuantizationOptions { PerColumn = perColumn, ReduceRange = reduceRange }));
         var q = quantized.Graph.Initializer.Single(t => t.DataType == (int)TensorProto.Types.DataType.Int8).RawData.ToByteArray();
         var scaleBytes = quantized.Graph.Initializer.Single(t => t.Name.EndsWith("_scale", StringComparison.Ordinal)).RawData.ToByteArray();
         var scales = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(scaleBytes).ToArray();
@@ -131,8 +133,9 @@ public class QuantizationTests(ITestOutputHelper output)
         for (int i = 0; i < w.Length; i++)
         {
             float s = scales[perColumn ? i % columns : 0];
-            ((sbyte)q[i]).Should().BeInRange(-127, 127);
+            ((int)(sbyte)q[i]).Should().BeInRange(-qmax, qmax);
             Math.Abs((sbyte)q[i] * s - w[i]).Should().BeLessThanOrEqualTo(s / 2 * 1.0001f + 1e-7f);
         }
+        q.Max(b => Math.Abs((int)(sbyte)b)).Should().Be(qmax, "the largest weight of each scale's group maps to the range's end");
     }
 }
