@@ -6,6 +6,7 @@
 //       [shift=0 (ByteShift)] [resample=0 (Resampling)] [seed=0 (selection=1: training seed)] [init=linear (selection=1 from scratch: patch embedding linear in the byte value)]
 //       [smoothing=0 (ByteValueSmoothing of a from-scratch model; what init=smooth:sigma measured)]
 //       [profile=1 [steps=5]: the time of each part of one training step]
+//       [int8=1: a fifth of the files held out; the exported graph's accuracy in fp32 and int8 with 8- and 7-bit weights]
 // docs/evaluation.md lists the runs behind the Auto recipe's choices.
 using System.Diagnostics;
 using System.Globalization;
@@ -77,7 +78,13 @@ var labels = rows.Select(r => r.Label).Distinct().Order().ToList();
 var examples = rows.Select(r => new ByteExample(r.Bytes, ReadOnlyMemory<byte>.Empty, labels.IndexOf(r.Label))).ToList();
 var config = BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
     patchNumLayers: Int("layers", 3), byteNumLayers: 1, bigramBuckets: Int("bigram", 0));
-if (settings.ContainsKey("dropoutbench")) { StepProfile.Dropout(); return; } // dropoutbench=1: ways of drawing a dropout mask
+if (settings.ContainsKey("dropoutbench")) { StepProfile.Dropout(); return; }
+if (settings.ContainsKey("lmbench")) // lmbench=1 [rounds=7]: the LM loss with P against P + 1 byte-decoder tokens a patch
+{
+    StepProfile.LmLoss(BGptConfig.Create(patchSize: patch, patchLength: (window + patch - 1) / patch, hiddenSize: Int("hidden", 128),
+        patchNumLayers: Int("layers", 3), byteNumLayers: Int("bytelayers", 1)), rows.First(r => r.Bytes.Length >= window - 2 * patch).Bytes[..(window - 2 * patch)], Int("rounds", 7));
+    return;
+} // dropoutbench=1: ways of drawing a dropout mask
 if (settings.ContainsKey("profile"))
 {
     // Where a training step's time goes: profile=1 [steps=5] with the model and batch settings.
@@ -181,6 +188,9 @@ if (settings.ContainsKey("selection"))
     return;
 }
 
+// int8=1: every fifth file is held out of training, for the served int8 graphs' accuracy (Int8Accuracy).
+var heldOut = settings.ContainsKey("int8") ? examples.Where((_, i) => i % 5 == 4).ToList() : null;
+if (heldOut is not null) examples = examples.Where((_, i) => i % 5 != 4).ToList();
 var clock = Stopwatch.StartNew();
 manual_seed(0);
 var model = new BGptClassifier(config, labels.Count);
@@ -197,6 +207,7 @@ var result = ClassifierTrainer.Train(examples, null, model, new ClassifierTraini
 });
 foreach (var h in result.History) Console.WriteLine($"epoch {h.Epoch}: train {h.TrainLoss:F3}, validation loss {h.ValidationLoss:F3}, accuracy {h.ValidationAccuracy:P1}, {h.Seconds:F0} s");
 Console.WriteLine($"total {clock.Elapsed.TotalSeconds:F0} s");
+if (heldOut is not null) Int8Accuracy.Run(result.Model, heldOut, truncation, Int("threads", 1));
 result.Model.Dispose();
 
 // A from-scratch start whose patch embedding is linear in the byte value (init=linear); null otherwise.

@@ -98,5 +98,36 @@ internal static class StepProfile
         foreach (var (name, l) in times) Console.WriteLine($"  {name,-18} {Median(l),8:F2} ms");
     }
 
+    /// <summary>
+    /// lmbench=1: the LM loss as the model computes it (P byte-decoder tokens a patch) against the original's P + 1 (the
+    /// teacher-forced logits, narrowed), in alternation on one input of the given config, under inference mode.
+    /// </summary>
+    public static void LmLoss(BGptConfig config, byte[] file, int rounds)
+    {
+        manual_seed(0);
+        using var model = new BGptLMHeadModel(config);
+        model.eval();
+        using var mode = inference_mode();
+        using var tokens = tensor(ByteEncoder.Encode(file, ReadOnlySpan<byte>.Empty, config).Select(t => (long)t).ToArray()).unsqueeze(0);
+        var times = new Dictionary<string, List<double>> { ["P tokens (Loss)"] = new(), ["P + 1 tokens"] = new() };
+        double a = 0, b = 0;
+        for (int r = 0; r < rounds + 1; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            using (NewDisposeScope()) a = model.Loss(tokens).item<float>();
+            if (r > 0) times["P tokens (Loss)"].Add(sw.Elapsed.TotalMilliseconds);
+            sw.Restart();
+            using (NewDisposeScope())
+            {
+                var logits = model.ByteLogits(tokens);                                   // [M, P + 1, 257]
+                var targets = tokens.view(-1, config.PatchSize).narrow(0, 1, logits.shape[0]).reshape(-1);
+                b = nn.functional.cross_entropy(logits.narrow(1, 0, config.PatchSize).reshape(-1, 257), targets).item<float>();
+            }
+            if (r > 0) times["P + 1 tokens"].Add(sw.Elapsed.TotalMilliseconds);
+        }
+        Console.WriteLine($"lmbench: {tokens.shape[1] / config.PatchSize} patches, hidden {config.HiddenSize}, {config.PatchNumLayers} + {config.ByteNumLayers} layers, threads {get_num_threads()}; losses {a:F6} / {b:F6}");
+        foreach (var (name, l) in times) Console.WriteLine($"  {name,-18} median {Median(l),8:F1} ms  (min {l.Min():F1}, max {l.Max():F1}, {l.Count} runs)");
+    }
+
     private static double Median(List<double> l) => l.Order().ElementAt(l.Count / 2);
 }

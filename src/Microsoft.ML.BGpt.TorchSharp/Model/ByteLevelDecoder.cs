@@ -32,14 +32,22 @@ public sealed class ByteLevelDecoder : nn.Module
     }
 
     /// <summary>Teacher-forced mean cross-entropy of the target bytes, in nats (GPT2LMHeadModel's loss).</summary>
+    /// <remarks>
+    /// forward's last position (after the last target byte) predicts nothing, and attention is causal, so it changes no
+    /// other position: the loss feeds [feature, target bytes 0..P-2] only, P tokens instead of P + 1 (as the ONNX graph).
+    /// </remarks>
     public Tensor Loss(Tensor features, Tensor targets)
     {
-        using var logits = forward(features, targets);                               // [M, P + 1, 257]
         long p = targets.shape[1];
-        using var predicting = logits.narrow(1, 0, p).reshape(-1, logits.shape[2]);  // [M * P, 257]
-        using var labels = targets.to_type(ScalarType.Int64).reshape(-1);
+        using var labels = targets.to_type(ScalarType.Int64);                        // [M, P]
+        using var known = labels.narrow(1, 0, p - 1);                                // [M, P - 1]
+        using var embedded = @base.Embed(known);                                     // [M, P - 1, H]
+        using var inputs = cat(new[] { features.unsqueeze(1), embedded }, 1);       // [M, P, H]
+        using var logits = @base.forward(inputs);                                    // [M, P, 257]
+        using var predicting = logits.reshape(-1, logits.shape[2]);                  // [M * P, 257]
+        using var flat = labels.reshape(-1);
         using var wide = predicting.dtype == ScalarType.Float32 ? null : predicting.to_type(ScalarType.Float32); // bf16 models: float32 loss
-        return nn.functional.cross_entropy(wide ?? predicting, labels);
+        return nn.functional.cross_entropy(wide ?? predicting, flat);
     }
 
     internal Gpt2LMHead Head => @base;
