@@ -5,9 +5,9 @@ namespace Microsoft.ML.BGpt.Training;
 
 /// <summary>
 /// How fast this CPU multiplies bfloat16 matrices next to float32 ones, measured once per process. libtorch's fast
-/// bf16 path (oneDNN) needs AVX-512; elsewhere it falls back to a scalar loop. Measured: 2048³ at 0.3 GFLOP/s in bf16
-/// against 164 in fp32 on an AVX2-only AMD EPYC (0.002×), 0.4–0.7× on an AVX-512 Xeon without AVX512-BF16, and 2.3× on
-/// an AMD EPYC with it (docs/benchmarks.md). Choosing <see cref="TrainingPrecision.BFloat16Mixed"/> where it is slow
+/// bf16 path (oneDNN) needs AVX-512; elsewhere it falls back to a scalar loop. Measured (docs/benchmarks.md): a 2048³
+/// product at 0.3 GFLOP/s in bf16 against 164 in fp32 on an AVX2-only AMD EPYC (0.002×; 256³: 0.012×), 2.3× fp32's
+/// rate on an AMD EPYC with AVX512-BF16; bf16 models ran at 0.4–0.7× fp32 on an AVX-512 Xeon without AVX512-BF16. Choosing <see cref="TrainingPrecision.BFloat16Mixed"/> where it is slow
 /// would make training tens of times slower, so the Auto recipe only tries bf16 where <see cref="IsFast"/>.
 /// </summary>
 public static class BFloat16Speed
