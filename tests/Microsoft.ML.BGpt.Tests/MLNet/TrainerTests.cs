@@ -57,6 +57,21 @@ public class TrainerTests(ITestOutputHelper output) : IDisposable
     };
 
     [Fact]
+    public void Asking_for_bf16_where_it_is_slow_logs_a_warning_and_only_there()
+    {
+        var ml = new MLContext(seed: 0);
+        var messages = new List<string>();
+        ml.Log += (_, e) => { lock (messages) messages.Add(e.Message); };
+        var options = Options(epochs: 1);
+        options.Precision = TrainingPrecision.BFloat16Mixed;
+        ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.BGpt(options))
+            .Fit(ml.Data.LoadFromEnumerable(Toy(24, 3)));
+        var warning = messages.FirstOrDefault(m => m.Contains("Precision is BFloat16Mixed", StringComparison.Ordinal));
+        output.WriteLine(warning ?? $"no warning (bf16 at {BFloat16Speed.RelativeToFloat32:0.000}x fp32)");
+        (warning is not null).Should().Be(!BFloat16Speed.IsFast);
+    }
+
+    [Fact]
     public void Multiclass_trainer_learns_evaluates_saves_and_serves()
     {
         var ml = new MLContext(seed: 0);
