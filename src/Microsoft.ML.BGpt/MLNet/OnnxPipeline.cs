@@ -70,10 +70,15 @@ internal static class OnnxPipeline
 
 /// <summary>
 /// Content-addressed ONNX files for ONNX Runtime sessions that need options (threads) only a file path can carry.
-/// A file is never rewritten in place, so sessions that hold one stay valid.
+/// A file is never rewritten in place, so sessions that hold one stay valid. Each file is named by its content and
+/// by the process that wrote it (<c>&lt;hash&gt;.&lt;pid&gt;.onnx</c>), because ML.NET reads it again when that
+/// process saves a model: a process removes its own files when it exits, and each <see cref="Store"/> removes those of
+/// processes that are gone (crashed, killed), so the folder does not grow with every model ever fitted.
 /// </summary>
 internal static class OnnxModelCache
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> FoldersUsed = new();
+
     public static string Store(byte[] onnx) => Store(stream => stream.Write(onnx));
 
     /// <summary>Writes a graph straight to the cache (no managed copy of its bytes) and returns its path.</summary>
@@ -90,6 +95,8 @@ internal static class OnnxModelCache
     {
         if (OperatingSystem.IsWindows()) Directory.CreateDirectory(dir);
         else Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (FoldersUsed.TryAdd(Path.GetFullPath(dir), true)) AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveOwnFiles(dir);
+        RemoveFilesOfEndedProcesses(dir);
         var tmp = Path.Combine(dir, Guid.NewGuid().ToString("N") + ".tmp");
         try
         {
@@ -101,7 +108,7 @@ internal static class OnnxModelCache
                 stream.Position = 0;
                 hash = Hash(stream);
             }
-            var path = Path.Combine(dir, hash + ".onnx");
+            var path = Path.Combine(dir, $"{hash}.{Environment.ProcessId}.onnx");
             // Reused only if it still holds these bytes; a damaged or swapped file under the name is replaced (by a
             // rename, so a session that maps the old file keeps it).
             if (File.Exists(path) && HashOf(path) == hash) File.Delete(tmp);
@@ -113,6 +120,59 @@ internal static class OnnxModelCache
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw;
         }
+    }
+
+    /// <summary>Removes this process's files from <paramref name="dir"/> (at exit: nothing reads them any more).</summary>
+    internal static void RemoveOwnFiles(string dir)
+    {
+        foreach (var file in Files(dir).Where(f => Owner(f) == Environment.ProcessId)) TryDelete(file);
+    }
+
+    /// <summary>
+    /// Removes the files whose writing process has ended, and files named before processes were (no owner) once they are
+    /// a week old. A process that still runs keeps its files; one that cannot be inspected counts as running.
+    /// </summary>
+    internal static void RemoveFilesOfEndedProcesses(string dir)
+    {
+        foreach (var file in Files(dir))
+        {
+            bool ended = Owner(file) switch
+            {
+                null => File.GetLastWriteTimeUtc(file) < DateTime.UtcNow.AddDays(-7),
+                int pid when pid == Environment.ProcessId => false,
+                int pid => HasEnded(pid, File.GetLastWriteTimeUtc(file)),
+            };
+            if (ended) TryDelete(file);
+        }
+    }
+
+    private static IEnumerable<string> Files(string dir) => Directory.Exists(dir) ? Directory.GetFiles(dir, "*.onnx") : [];
+
+    private static int? Owner(string file)
+    {
+        var name = Path.GetFileNameWithoutExtension(file);
+        int dot = name.LastIndexOf('.');
+        return dot > 0 && int.TryParse(name.AsSpan(dot + 1), out int pid) ? pid : null;
+    }
+
+    // Ended: no such process, or the process under that id started after the file was written (the id was reused).
+    private static bool HasEnded(int pid, DateTime writtenUtc)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return process.HasExited || process.StartTime.ToUniversalTime() > writtenUtc;
+        }
+        catch (ArgumentException) { return true; }
+        catch (InvalidOperationException) { return true; }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or NotSupportedException or UnauthorizedAccessException) { return false; }
+    }
+
+    private static void TryDelete(string file)
+    {
+        try { File.Delete(file); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     private static string HashOf(string path)

@@ -41,6 +41,40 @@ public sealed class OnnxModelCacheTests : IDisposable
     }
 
     [Fact]
+    public void Files_of_ended_processes_go_and_this_processs_stay_until_it_exits()
+    {
+        var payload = new byte[10_000];
+        new Random(9).NextBytes(payload);
+        var mine = OnnxModelCache.Store(stream => stream.Write(payload), _dir);
+        Path.GetFileName(mine).Should().EndWith($".{Environment.ProcessId}.onnx");
+        int gone = Enumerable.Range(0, 1000).Select(i => int.MaxValue - 1 - i).First(pid => !IsRunning(pid));
+        var ended = Path.Combine(_dir, $"0123456789ABCDEF0123456789ABCDEF.{gone}.onnx");
+        var odd = Path.Combine(_dir, $"1123456789ABCDEF0123456789ABCDEF.{Environment.ProcessId}.bak.onnx"); // no pid last: counts as old naming
+        var oldName = Path.Combine(_dir, "2123456789ABCDEF0123456789ABCDEF.onnx");
+        var freshOldName = Path.Combine(_dir, "3123456789ABCDEF0123456789ABCDEF.onnx");
+        foreach (var f in new[] { ended, odd, oldName, freshOldName }) File.WriteAllBytes(f, payload);
+        File.SetLastWriteTimeUtc(oldName, DateTime.UtcNow.AddDays(-8));
+        File.SetLastWriteTimeUtc(odd, DateTime.UtcNow.AddDays(-8));
+
+        payload[0] ^= 1;
+        OnnxModelCache.Store(stream => stream.Write(payload), _dir);
+        File.Exists(mine).Should().BeTrue("this process may still save a model that reads it");
+        File.Exists(ended).Should().BeFalse("its process is gone");
+        File.Exists(oldName).Should().BeFalse("a week-old file of the old naming has no owner to wait for");
+        File.Exists(odd).Should().BeFalse();
+        File.Exists(freshOldName).Should().BeTrue("a recent one may belong to a process of an older version");
+
+        OnnxModelCache.RemoveOwnFiles(_dir); // what ProcessExit runs
+        Directory.GetFiles(_dir).Should().Equal(freshOldName);
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try { using var p = System.Diagnostics.Process.GetProcessById(pid); return !p.HasExited; }
+        catch (ArgumentException) { return false; }
+    }
+
+    [Fact]
     public void A_failed_write_leaves_nothing_behind()
     {
         var act = () => OnnxModelCache.Store(stream => { stream.Write(new byte[10]); throw new InvalidDataException("export failed"); }, _dir);
